@@ -1,0 +1,65 @@
+"""Coordinate Attention (CA), Hou, Zhou and Feng, CVPR 2021.
+
+CA pools along each spatial axis separately, so its gates keep the other coordinate
+(chapter 06)::
+
+    z^h = mean over w of x  in R^{C x H},   z^w = mean over h of x  in R^{C x W}   (eq. ca-pool)
+    f   = h_swish(BN(W_1 [z^h, z^w] + b_1))    shared 1x1 conv C -> mip on the joined strips
+    a^h = sigma(W_h f^h + b_h),  a^w = sigma(W_w f^w + b_w)                        (eq. ca-gates)
+    y   = x ⊙ a^h ⊙ a^w                                                          (eq. ca-out)
+
+with mip = max(8, C // r), r = 32. The product a^h_{c,i} a^w_{c,j} is a separable, rank-one
+gate per channel. Parameters: 3 C mip + 3 mip + 2C.
+
+The official code pools with AdaptiveAvgPool2d((None, 1)) and ((1, None)); a mean over one
+axis is the same number, faster, and exports to ONNX with old exporters too. h_swish is
+x * ReLU6(x + 3) / 6, which is ``F.hardswish``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_input, check_positive_int
+
+
+class CoordinateAttention(nn.Module):
+    """Coordinate Attention block.
+
+    Args:
+        channels: C.
+        reduction: r; the shared transform has mip = max(8, C // r) channels (default 32).
+
+    Shape: x (N, C, H, W) -> (N, C, H, W); H and W may differ.
+    """
+
+    def __init__(self, channels: int, *, reduction: int = 32) -> None:
+        super().__init__()
+        self.channels = check_positive_int("channels", channels)
+        self.reduction = check_positive_int("reduction", reduction)
+        self.mip = mip = max(8, channels // reduction)
+        self.conv1 = nn.Conv2d(channels, mip, 1)
+        self.bn1 = nn.BatchNorm2d(mip)
+        self.conv_h = nn.Conv2d(mip, channels, 1)
+        self.conv_w = nn.Conv2d(mip, channels, 1)
+
+    def gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """a^h of shape (N, C, H, 1) and a^w of shape (N, C, 1, W), eq. ca-gates."""
+        check_input(x, self.channels)
+        h = x.shape[2]
+        z_h = x.mean(dim=3, keepdim=True)  # (N, C, H, 1), eq. ca-pool
+        z_w = x.mean(dim=2, keepdim=True).transpose(2, 3)  # (N, C, W, 1)
+        f = F.hardswish(self.bn1(self.conv1(torch.cat([z_h, z_w], dim=2))))
+        f_h, f_w = f[:, :, :h], f[:, :, h:]
+        return torch.sigmoid(self.conv_h(f_h)), torch.sigmoid(self.conv_w(f_w)).transpose(2, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        a_h, a_w = self.gates(x)
+        return x * a_w * a_h  # eq. ca-out, in the official order of the products
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """``{"height": (N, C, H, 1), "width": (N, C, 1, W)}``."""
+        a_h, a_w = self.gates(x)
+        return {"height": a_h, "width": a_w}

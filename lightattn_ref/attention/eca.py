@@ -1,0 +1,87 @@
+"""Efficient Channel Attention (ECA), Wang et al., CVPR 2020.
+
+ECA keeps SE's squeeze and scale but replaces the bottleneck MLP by one 1-D convolution of
+kernel size k that slides along the channel axis of the pooled vector (chapter 02,
+eq. eca-gate)::
+
+    s = GAP(x) in R^C
+    a = sigma(conv1d_k(s))     zero padding (k - 1) / 2 at both ends, no bias, one shared w in R^k
+    y = a ⊙ x
+
+The paper chooses k from C (eq. eca-psi)::
+
+    k = psi(C) = | log2(C) / gamma + b / gamma |_odd,   gamma = 2, b = 1
+
+which gives k = 3, 5, 5, 5, 5, 7 for C = 64, 128, ..., 2048. The official layer never
+computes psi: its default is k = 3 and the released ResNet-50 fixes k = 3, 5, 5, 7 per stage.
+Here ``kernel_size=None`` (default) uses psi(C); pass ``kernel_size`` to reproduce the
+official fixed k. Parameters: k.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_input, check_positive_int
+
+
+def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
+    """psi(C): the nearest odd integer to log2(C)/gamma + b/gamma, rounding towards the next odd.
+
+    Computed as in the paper's code: t = int(|(log2 C + b) / gamma|); k = t if t is odd else t + 1.
+    """
+    check_positive_int("channels", channels)
+    if gamma <= 0:
+        raise ValueError(f"gamma={gamma} must be positive")
+    t = int(abs((math.log2(channels) + b) / gamma))
+    return t if t % 2 == 1 else t + 1
+
+
+def check_kernel_size(kernel_size: int) -> int:
+    """An ECA kernel must be a positive odd int: an even k shifts the output to length C - 1."""
+    check_positive_int("kernel_size", kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(
+            f"kernel_size={kernel_size} must be odd: with padding (k - 1) // 2 an even kernel "
+            f"returns C - 1 values instead of C"
+        )
+    return kernel_size
+
+
+class EfficientChannelAttention(nn.Module):
+    """ECA block: channel gate from a k-tap 1-D convolution across the pooled channels.
+
+    Args:
+        channels: C, the number of input (and output) channels.
+        kernel_size: k, odd; ``None`` (default) uses the paper's psi(C) (see ``eca_kernel_size``).
+        gamma, b: the constants of psi (paper: 2 and 1); ignored when ``kernel_size`` is given.
+
+    Shape: x (N, C, H, W) -> (N, C, H, W).
+    """
+
+    def __init__(
+        self, channels: int, *, kernel_size: int | None = None, gamma: float = 2, b: float = 1
+    ) -> None:
+        super().__init__()
+        self.channels = check_positive_int("channels", channels)
+        if kernel_size is None:
+            kernel_size = eca_kernel_size(channels, gamma, b)
+        self.kernel_size = check_kernel_size(kernel_size)
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def gate(self, x: Tensor) -> Tensor:
+        """Channel gate a = sigma(conv1d_k(GAP(x))) of shape (N, C, 1, 1)."""
+        check_input(x, self.channels)
+        s = x.mean(dim=(2, 3))  # (N, C)
+        a = torch.sigmoid(self.conv(s[:, None, :]))  # the C values as a 1-channel sequence
+        return a[:, 0, :, None, None]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gate(x)
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""
+        return {"channel": self.gate(x)}
