@@ -12,7 +12,7 @@ again to gate it. The book therefore puts five numbers side by side (chapter "Co
 * ``measure_latency`` and ``floor_latency``: measured time of the module and of one read plus one
   write of x (a copy, the memory-bound floor), with ``torch.utils.benchmark`` and an explicit
   thread count.
-* ``peak_memory``: peak bytes of tensors alive during one forward + backward pass.
+* ``peak_memory``: peak bytes allocated during one training forward + backward pass.
 
 ``cost_table`` puts them in one table. Papers print costs with binary prefixes and MACs as
 often as with decimal prefixes and FLOPs; ``convert_units`` and ``format_published`` convert
@@ -42,6 +42,8 @@ from torch.profiler import ProfilerActivity
 from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
+from .registry import ATTENTION_NAMES, make_attention
+
 Shape = tuple[int, ...]
 
 #: ResNet-50's four stage outputs and a MobileNetV2-like feature map, all at batch 8.
@@ -56,7 +58,7 @@ DEFAULT_SHAPES: tuple[Shape, ...] = (
 #: Minimal full passes over x (reads + writes) of one eval-mode forward, per registry name, and
 #: why. A pass moves numel(x) * itemsize bytes. "Minimal" means a perfectly fused implementation:
 #: the small tensors (pooled vectors, gates, H x W maps, parameters) are ignored because they are
-#: at least C/G or H*W times smaller than x. An eager PyTorch forward moves more (it writes and
+#: smaller than x by a factor H, W, H*W or C/G. An eager PyTorch forward moves more (it writes and
 #: re-reads intermediates); this is the floor its design allows.
 MINIMAL_PASSES: dict[str, tuple[int, str]] = {
     "se": (3, "1 read to average-pool x; 1 read + 1 write to gate it"),
@@ -77,8 +79,7 @@ MINIMAL_PASSES: dict[str, tuple[int, str]] = {
     ),
 }
 
-#: Microseconds are too coarse and seconds too long for these tables: latencies print in ms.
-_MS = 1e3
+_MS = 1e3  # seconds -> milliseconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,21 +186,13 @@ class _temporary_mode:
 # --------------------------------------------------------------------------------------------
 
 
-def _registry() -> tuple[Callable[..., nn.Module], tuple[str, ...]]:
-    # imported late: the registry imports every attention module, cost.py needs it only here
-    from .registry import ATTENTION_NAMES, make_attention
-
-    return make_attention, tuple(ATTENTION_NAMES)
-
-
 _TYPE_TO_NAME: dict[type, str] = {}
 
 
 def _name_of(module: nn.Module) -> str:
     """The registry name whose default module has ``module``'s class, e.g. ``"se"``."""
     if not _TYPE_TO_NAME:
-        make_attention, names = _registry()
-        for name in names:
+        for name in ATTENTION_NAMES:
             _TYPE_TO_NAME.setdefault(type(make_attention(name, 256)), name)  # 256 suits every default
         # SA's 1x1-conv variant: its channel-mixing spatial gate is computed per pixel while gating
         _TYPE_TO_NAME.setdefault(type(make_attention("sa", 256, transform="conv")), "sa")
@@ -302,9 +295,9 @@ def floor_latency(
 ) -> LatencyResult:
     """Measured time of one read + one write of x: ``out.copy_(x)`` into a preallocated tensor.
 
-    This is the memory-bound floor of 2 passes on this machine (``mode="copy"``). A module with
-    p minimal passes cannot beat p/2 times it; an eager module also pays for allocating (and, for
-    large tensors, page-faulting) its fresh output, which the floor does not.
+    This is the memory-bound floor of 2 passes on this machine (``mode="copy"``): an ideal, fused
+    module with p minimal passes would take about p/2 times it. An eager module also pays for
+    allocating (and, for large tensors, page-faulting) its fresh outputs, which the floor does not.
 
     Args:
         shape: shape of x. dtype: its element type.
@@ -605,7 +598,8 @@ class CostTable:
             f"{what} ({self.mode} mode), {str(self.dtype).replace('torch.', '')}, {self.threads} thread(s), "
             f"torch {torch.__version__}, {platform.machine() or 'unknown CPU'}; latency: median and IQR of "
             f"Timer.blocked_autorange(min_run_time={self.min_run_time:g} s); floor: one copy of x; "
-            f"FLOPs: torch.utils.flop_counter (matmul/conv only, 2 per MAC); traffic: min passes x bytes of x"
+            f"FLOPs: torch.utils.flop_counter (matmul/conv only, 2 per MAC); traffic: minimal passes of an "
+            f"eval forward x bytes of x (MB = 10^6 bytes)"
         )
 
     def to_markdown(self) -> str:
@@ -655,7 +649,6 @@ def _fallback_options(name: str, channels: int) -> tuple[dict[str, Any], str] | 
 
 def _build(name: str, channels: int) -> tuple[nn.Module | None, dict[str, Any], str]:
     """The registry default for ``name`` at ``channels``, or its documented fallback, or None + why."""
-    make_attention, _ = _registry()
     try:
         return make_attention(name, channels), {}, ""
     except ValueError as error:
@@ -667,7 +660,7 @@ def _build(name: str, channels: int) -> tuple[nn.Module | None, dict[str, Any], 
 
 
 def cost_table(
-    names: Sequence[str] | None = None,
+    names: Sequence[str] = ATTENTION_NAMES,
     shapes: Sequence[Sequence[int]] = DEFAULT_SHAPES,
     *,
     mode: str = "eval",
@@ -684,6 +677,7 @@ def cost_table(
         shapes: input shapes (N, C, H, W); default ``DEFAULT_SHAPES`` (ResNet-50 stages and a
             MobileNetV2-like map, batch 8).
         mode: latency of ``"eval"`` (inference forward) or ``"train"`` (forward + backward).
+            Parameters, FLOPs and traffic are those of an eval forward in both modes.
         threads: torch intra-op threads for every timing (None: ``torch.get_num_threads()``).
         min_run_time: seconds of timed calls per module and shape (0.1 keeps the default table
             under ~40 s on a 2-core CPU; raise it for tighter spreads).
@@ -692,14 +686,15 @@ def cost_table(
     mode = _check_mode(mode)
     threads = _check_threads(threads)
     min_run_time = _check_min_run_time(min_run_time)
-    names = _registry()[1] if names is None else tuple(names)
+    names = tuple(names)
     unknown = [n for n in names if n not in MINIMAL_PASSES]
     if unknown:
         raise ValueError(f"names contains unknown module names {unknown}; known: {sorted(MINIMAL_PASSES)}")
+    checked = [_check_shape(s, "shapes") for s in shapes]
+    if any(len(shape) != 4 for shape in checked):
+        raise ValueError(f"shapes must hold (N, C, H, W) shapes; got {checked}")
     rows = []
-    for shape in (_check_shape(s, "shapes") for s in shapes):
-        if len(shape) != 4:
-            raise ValueError(f"shapes must hold (N, C, H, W) shapes; got {shape}")
+    for shape in checked:
         floor = floor_latency(shape, dtype, threads=threads, min_run_time=min_run_time)
         for name in names:
             rows.append(_row(name, shape, floor, mode, threads, min_run_time, dtype))
