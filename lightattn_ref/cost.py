@@ -69,7 +69,10 @@ MINIMAL_PASSES: dict[str, tuple[int, str]] = {
         "1 read for the channel pools; 1 read to build the max/mean-over-channels map of the "
         "channel-gated x (gating on the fly, not stored); 1 read + 1 write to apply both gates",
     ),
-    "sa": (3, "1 read for every channel's mean and variance (both halves' statistics); 1 read + 1 write to gate"),
+    "sa": (
+        3,
+        "1 read for each channel's mean and variance (both halves' statistics); 1 read + 1 write to gate",
+    ),
     "coord": (3, "1 read for both directional average pools (over W and over H); 1 read + 1 write to gate"),
     "ulsam": (
         3,
@@ -267,7 +270,9 @@ class LatencyResult:
         return self.iqr * _MS
 
 
-def _time_call(fn: Callable[[], object], threads: int, min_run_time: float, mode: str, shape: Shape) -> LatencyResult:
+def _time_call(
+    fn: Callable[[], object], threads: int, min_run_time: float, mode: str, shape: Shape
+) -> LatencyResult:
     """Time ``fn()`` with ``Timer.blocked_autorange`` at ``threads`` threads.
 
     blocked_autorange first runs ``fn`` untimed to choose the block size (calls per timed block,
@@ -434,7 +439,8 @@ def peak_memory(module: nn.Module, shape: Sequence[int], dtype: torch.dtype = to
         torch.autograd.grad(model(x), inputs, grad_out)
 
     step()  # warm-up: one-time allocations (e.g. oneDNN primitives) are not the module's cost
-    with _quiet_stderr(), torch.profiler.profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    profiler = torch.profiler.profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _quiet_stderr(), profiler as prof:
         step()
     return _peak_allocated(prof)
 
@@ -479,7 +485,7 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> float:
     factor = 1.0
     if from_quantity != to_quantity:
         if from_quantity not in _FLOPS_PER or to_quantity not in _FLOPS_PER:
-            raise ValueError(f"to_unit={to_unit!r} measures a different quantity than from_unit={from_unit!r}")
+            raise ValueError(f"to_unit={to_unit!r} measures another quantity than from_unit={from_unit!r}")
         factor = _FLOPS_PER[from_quantity] / _FLOPS_PER[to_quantity]
     return value * from_scale * factor / to_scale
 
@@ -514,7 +520,9 @@ def format_published(value: float, unit: str, *, binary: bool = False, digits: i
     if binary:
         shown += f" (binary prefix, {prefix} = 2^{round(math.log2(_BINARY_PREFIXES[prefix + 'i']))})"
     quantities = [quantity] + [q for q in _FLOPS_PER if quantity in _FLOPS_PER and q != quantity]
-    restated = [_show(f"{convert_units(value, read_as, prefix + q):.{digits}g}", prefix, q) for q in quantities]
+    restated = [
+        _show(f"{convert_units(value, read_as, prefix + q):.{digits}g}", prefix, q) for q in quantities
+    ]
     if not binary:
         restated = restated[1:]  # the figure itself is already decimal
     return " = ".join([shown, *restated]) + " (decimal prefixes)"
@@ -529,8 +537,9 @@ def format_published(value: float, unit: str, *, binary: bool = False, digits: i
 class CostRow:
     """One module at one input shape. Counts are ints, bytes are bytes, times are seconds.
 
-    ``latency``/``flops``/``params``/``traffic`` are None when the module could not be built
-    or run at this shape; ``note`` then says why. ``note`` also records any non-default option
+    ``params`` (module not built), ``flops`` and ``latency`` (module not built or not run) are
+    None when that failed at this shape; ``note`` then says why. ``traffic`` comes from the
+    structure and is always there. ``note`` also records any non-default option
     (e.g. SA's groups fallback).
     """
 
@@ -539,7 +548,7 @@ class CostRow:
     params: int | None
     flops: int | None
     passes: int
-    traffic: int | None
+    traffic: int
     latency: LatencyResult | None
     floor: LatencyResult
     options: dict[str, Any] = field(default_factory=dict)
@@ -604,7 +613,8 @@ class CostTable:
 
     def to_markdown(self) -> str:
         """The table in GitHub Markdown: a header line, a separator line, one line per row."""
-        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 9 + ["---"]) + "|"]
+        align = ["---"] * 2 + ["---:"] * (len(COLUMNS) - 3) + ["---"]  # numbers right-aligned
+        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(align) + "|"]
         lines += ["| " + " | ".join(_cells(row)) + " |" for row in self.rows]
         return "\n".join(lines)
 
@@ -627,7 +637,7 @@ def _cells(row: CostRow) -> list[str]:
         _count(row.params),
         _count(row.flops),
         str(row.passes),
-        "-" if row.traffic is None else f"{row.traffic / 1e6:.1f}",
+        f"{row.traffic / 1e6:.1f}",
         "-" if lat is None else _ms(lat.median),
         "-" if lat is None else _ms(lat.iqr),
         "-" if lat is None else str(lat.runs),
@@ -637,13 +647,14 @@ def _cells(row: CostRow) -> list[str]:
     ]
 
 
-#: Options tried, in order, when a registry default is invalid at a shape.
 def _fallback_options(name: str, channels: int) -> tuple[dict[str, Any], str] | None:
-    """SA needs C % (2 G) == 0 with default G = 64: use the largest valid G below 64."""
-    if name == "sa":
-        groups = next(g for g in range(64, 0, -1) if channels % (2 * g) == 0) if channels % 2 == 0 else None
-        if groups:
-            return {"groups": groups}, f"groups={groups}: the default 64 needs C % 128 == 0"
+    """Options for a default that is invalid at ``channels``, and the note saying so; None if none.
+
+    SA needs C % (2G) == 0 and defaults to G = 64: use the largest G < 64 that divides C / 2.
+    """
+    if name == "sa" and channels % 2 == 0:
+        groups = max(g for g in range(1, 65) if (channels // 2) % g == 0)
+        return {"groups": groups}, f"groups={groups}: the default 64 needs C % 128 == 0"
     return None
 
 
@@ -702,17 +713,25 @@ def cost_table(
 
 
 def _row(
-    name: str, shape: Shape, floor: LatencyResult, mode: str, threads: int, min_run_time: float, dtype: torch.dtype
+    name: str,
+    shape: Shape,
+    floor: LatencyResult,
+    mode: str,
+    threads: int,
+    min_run_time: float,
+    dtype: torch.dtype,
 ) -> CostRow:
     """Measure one module at one shape; a ValueError from the module becomes the row's note."""
-    passes = minimal_passes(name)
+    passes, traffic = minimal_passes(name), memory_traffic(name, shape, dtype)
     module, options, note = _build(name, shape[1])
     if module is None:
-        return CostRow(name, shape, None, None, passes, None, None, floor, options, note)
+        return CostRow(name, shape, None, None, passes, traffic, None, floor, options, note)
+    params = count_parameters(module)
     try:
-        latency = measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time, dtype=dtype)
+        latency = measure_latency(
+            module, shape, mode, threads=threads, min_run_time=min_run_time, dtype=dtype
+        )
         flops = count_flops(module, _random_input(shape, dtype))
     except ValueError as error:  # e.g. training-mode BatchNorm on one value per channel
-        return CostRow(name, shape, count_parameters(module), None, passes, None, None, floor, options, str(error))
-    traffic = memory_traffic(name, shape, dtype)
-    return CostRow(name, shape, count_parameters(module), flops, passes, traffic, latency, floor, options, note)
+        return CostRow(name, shape, params, None, passes, traffic, None, floor, options, str(error))
+    return CostRow(name, shape, params, flops, passes, traffic, latency, floor, options, note)

@@ -1,0 +1,10 @@
+"""Checks for the chapters' exercises: ``check_*(answer)`` runs randomised tests on a reader's
+answer, prints a confirmation when it is right, and raises ``AssertionError`` with a one-sentence
+explanation when it is wrong. One file per chapter; all checks are importable from here."""
+
+from .anatomy import *  # noqa: F403
+from .cbam import *  # noqa: F403
+from .coord import *  # noqa: F403
+from .se_eca import *  # noqa: F403
+from .shuffle import *  # noqa: F403
+from .ulsam import *  # noqa: F403
