@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -21,16 +21,6 @@ MBV2_OUT = [16, 24, 24, 32, 32, 32] + [64] * 4 + [96] * 3 + [160] * 3 + [320]  #
 
 # options that let every module fit every width (SA's default groups=64 needs C % 128 == 0)
 SMALL_OPTIONS = {"resnet18": {"sa": {"groups": 32}}, "mobilenet_v2": {"sa": {"groups": 8}}}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    # tiny tensors gain nothing from intra-op threads, and on a busy 2-core runner the threads
-    # spin against each other (measured: BatchNorm 30 ms with 2 threads vs 0.1 ms with 1)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def n_params(model: nn.Module) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from torch import nn
 
 from .mobilenetv2 import INVERTED_RESIDUAL_SETTING, InvertedResidual, MobileNetV2, mobilenet_v2
-from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet50, stage_options
+from ._common import stage_options
+from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet50
 
 
 def attention_modules(model: nn.Module) -> dict[str, nn.Module]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .resnet import check_attention_args, init_backbone, maybe_attention, stage_options
+from ._common import check_attention_args, init_backbone, maybe_attention, stage_options
 
 # t (expansion), c (output channels), n (blocks), s (stride of the first block): 7 stages
 INVERTED_RESIDUAL_SETTING: list[tuple[int, int, int, int]] = [
