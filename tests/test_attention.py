@@ -279,3 +279,37 @@ def test_sa_fused_forward_writes_no_extra_full_copy() -> None:
             SALayer(256, groups=8).eval()(x)
     assert len(ours.ops) < len(official.ops), (ours.ops, official.ops)
     assert not any("clone" in op or "copy" in op or "cat" in op for op in ours.ops), ours.ops
+
+
+def test_max_pool_3x3_equals_pytorch_on_nonnegative_input() -> None:
+    from lightattn_ref.attention.ulsam import max_pool_3x3
+
+    z = torch.relu(torch.randn(2, 8, 7, 5, dtype=torch.float64, requires_grad=True))
+    expected = F.max_pool2d(z, 3, stride=1, padding=1)
+    torch.testing.assert_close(max_pool_3x3(z), expected, rtol=0, atol=0)
+    weights = torch.randn_like(expected)
+    (g_ours,) = torch.autograd.grad((max_pool_3x3(z) * weights).sum(), z)
+    (g_ref,) = torch.autograd.grad((expected * weights).sum(), z)
+    positive = z.detach() > 0  # where ReLU passes gradient, both routes agree
+    torch.testing.assert_close(g_ours[positive], g_ref[positive])
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+@pytest.mark.parametrize("grad", [True, False])
+def test_fast_paths_match_official(name: str, grad: bool) -> None:
+    """Inference (no-grad, in-place) and autograd paths both equal the official transcription."""
+    from lightattn_ref.convert import to_official
+    from lightattn_ref.official import make_official
+
+    options = {"sa": {"groups": 5}, "eca": {"kernel_size": 5}}.get(name, {})  # odd G: SA's general path
+    for opts in (options, {"groups": 8} if name == "sa" else options):
+        ours = randomize(make_attention(name, 80 if name == "sa" else 64, **opts)).eval()
+        official = make_official(name, ours.channels, **opts).eval()
+        official.load_state_dict(to_official(name, ours.state_dict()) if name != "se" else
+                                 {"fc.0.weight": ours.fc1.weight, "fc.2.weight": ours.fc2.weight})
+        if name == "se":
+            with torch.no_grad():
+                ours.fc1.bias.zero_(), ours.fc2.bias.zero_()
+        x = torch.randn(3, ours.channels, 9, 7)
+        with torch.set_grad_enabled(grad):
+            torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5)

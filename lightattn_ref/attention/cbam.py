@@ -116,7 +116,9 @@ class CBAM(nn.Module):
         self.spatial_gate = SpatialGate(kernel_size=spatial_kernel_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.spatial_gate(self.channel_gate(x))
+        x1 = self.channel_gate(x)  # a fresh tensor, so inference may scale it in place
+        a_s = self.spatial_gate.gate(x1)
+        return x1 * a_s if torch.is_grad_enabled() else x1.mul_(a_s)
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """``{"channel": (N, C, 1, 1), "spatial": (N, 1, H, W)}``; the spatial map is computed

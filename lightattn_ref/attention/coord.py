@@ -57,7 +57,8 @@ class CoordinateAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         a_h, a_w = self.gates(x)
-        return x * a_w * a_h  # eq. ca-out, in the official order of the products
+        out = x * a_w  # eq. ca-out, in the official order of the products
+        return out * a_h if torch.is_grad_enabled() else out.mul_(a_h)
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """``{"height": (N, C, H, 1), "width": (N, C, 1, W)}``."""
