@@ -1,0 +1,194 @@
+"""Benchmark: our modules against a literal transcription of the official code and the floor.
+
+Run ``python -m lightattn_ref.bench`` (``--help`` for options). For every module and shape it
+builds the official transcription (``lightattn_ref.official``) with random weights, loads the
+same weights into our module with ``from_official``, asserts that both give the same output
+(to 1e-5), and then times, in one run and with an explicit thread count:
+
+- eval: a forward pass under ``torch.inference_mode``;
+- train: a forward + backward pass;
+- the floor: one read + one write of x (``cost.floor_latency``).
+
+It prints a markdown table of medians with their spreads (IQR) and of the ratios
+ours / floor and official / ours. ``--readme`` also writes the table into README.md between
+the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
+Timings depend on the machine and on what else runs on it: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .convert import load_official
+from .cost import DEFAULT_SHAPES, LatencyResult, floor_latency, measure_latency
+from .official import make_official
+from .registry import ATTENTION_NAMES
+
+#: Targets of eval forward time as multiples of the floor, at the two largest ResNet-50 shapes.
+FLOOR_TARGETS: dict[str, float] = {"se": 2, "eca": 2, "cbam": 6, "cbam_channel": 6, "sa": 5, "coord": 5, "ulsam": 10}
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """Timings of one module at one shape in one mode (eval or train)."""
+
+    name: str
+    shape: tuple[int, ...]
+    mode: str
+    ours: LatencyResult
+    official: LatencyResult
+    floor: LatencyResult
+
+    @property
+    def ours_over_floor(self) -> float:
+        return self.ours.median / self.floor.median
+
+    @property
+    def official_over_floor(self) -> float:
+        return self.official.median / self.floor.median
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster ours is than the transcription (> 1 is faster)."""
+        return self.official.median / self.ours.median
+
+
+def official_options(name: str, channels: int) -> dict[str, int]:
+    """Options valid at ``channels``: SA's groups shrink to the largest G with C % 2G == 0."""
+    if name != "sa":
+        return {}
+    return {"groups": max(g for g in range(1, 65) if channels % (2 * g) == 0)}
+
+
+def randomize_(module: nn.Module, seed: int) -> nn.Module:
+    """Random weights and BatchNorm statistics, so equal outputs are not a coincidence of init."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.rand(p.shape, generator=gen) - 0.5)
+        for key, b in module.named_buffers():
+            if key.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
+    return module
+
+
+def build_pair(name: str, channels: int, seed: int = 0) -> tuple[nn.Module, nn.Module]:
+    """The official transcription with random weights, and our module with the same weights."""
+    official = randomize_(make_official(name, channels, **official_options(name, channels)), seed).eval()
+    return load_official(name, official.state_dict(), channels), official
+
+
+def assert_same_outputs(ours: nn.Module, official: nn.Module, shape: Sequence[int]) -> float:
+    """Max |ours - official| on one random x, in eval and train mode; raises if above 1e-5."""
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    worst = 0.0
+    for training in (False, True):
+        ours.train(training), official.train(training)
+        with torch.no_grad():
+            worst = max(worst, (ours(x) - official(x)).abs().max().item())
+    ours.eval(), official.eval()
+    if not worst <= 1e-5:
+        raise AssertionError(f"{type(ours).__name__} differs from the official code by {worst:.3g} at {tuple(shape)}")
+    return worst
+
+
+def run(
+    names: Sequence[str] = ATTENTION_NAMES,
+    shapes: Sequence[Sequence[int]] = DEFAULT_SHAPES,
+    modes: Sequence[str] = ("eval", "train"),
+    *,
+    threads: int | None = None,
+    min_run_time: float = 0.3,
+) -> list[BenchRow]:
+    """Check and time every (name, shape, mode); see the module docstring."""
+    threads = torch.get_num_threads() if threads is None else threads
+    rows = []
+    for shape in shapes:
+        floor = floor_latency(shape, threads=threads, min_run_time=min_run_time)
+        for name in names:
+            ours, official = build_pair(name, shape[1])
+            assert_same_outputs(ours, official, shape)
+            for mode in modes:
+                timed = {
+                    key: measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time)
+                    for key, module in (("official", official), ("ours", ours))
+                }
+                rows.append(BenchRow(name, tuple(shape), mode, timed["ours"], timed["official"], floor))
+    return rows
+
+
+def _ms(result: LatencyResult) -> str:
+    return f"{result.median_ms:.3g} ± {result.iqr_ms:.2g}"
+
+
+def to_markdown(rows: Sequence[BenchRow]) -> str:
+    """One table line per row; times are medians ± IQR in milliseconds."""
+    head = (
+        "| module | shape (N, C, H, W) | mode | ours [ms] | official [ms] | floor [ms] | ours / floor "
+        "| official / floor | speed-up (official / ours) |\n|---|---|---|---:|---:|---:|---:|---:|---:|"
+    )
+    lines = [
+        f"| {r.name} | {r.shape} | {r.mode} | {_ms(r.ours)} | {_ms(r.official)} | {_ms(r.floor)} "
+        f"| {r.ours_over_floor:.2f} | {r.official_over_floor:.2f} | {r.speedup:.2f} |"
+        for r in rows
+    ]
+    return "\n".join([head, *lines])
+
+
+def target_report(rows: Sequence[BenchRow]) -> str:
+    """Eval ours / floor at the two largest default shapes against ``FLOOR_TARGETS``."""
+    largest = {DEFAULT_SHAPES[0], DEFAULT_SHAPES[1]}
+    lines = []
+    for r in rows:
+        if r.mode == "eval" and r.shape in largest:
+            target = FLOOR_TARGETS[r.name]
+            verdict = "met" if r.ours_over_floor <= target else "missed"
+            lines.append(f"- {r.name} {r.shape}: {r.ours_over_floor:.2f} x floor (target <= {target}: {verdict})")
+    slower = [f"{r.name} {r.shape} {r.mode}" for r in rows if r.speedup < 1]
+    lines.append("- slower than the official code: " + (", ".join(slower) if slower else "none"))
+    return "\n".join(lines)
+
+
+def describe(threads: int, min_run_time: float) -> str:
+    return (
+        f"torch {torch.__version__}, {threads} thread(s), {platform.machine()} CPU, float32, "
+        f"median ± IQR of blocked_autorange over {min_run_time} s"
+    )
+
+
+def write_readme(text: str, path: Path = Path("README.md")) -> None:
+    """Replace the block between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` in ``path``."""
+    readme = path.read_text()
+    pattern = re.compile(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", re.S)
+    if not pattern.search(readme):
+        raise ValueError(f"{path} has no '<!-- bench:start -->' ... '<!-- bench:end -->' block")
+    path.write_text(pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--names", nargs="+", default=list(ATTENTION_NAMES), choices=ATTENTION_NAMES)
+    parser.add_argument("--shapes", nargs="+", default=None, help="shapes as N,C,H,W (default: cost.DEFAULT_SHAPES)")
+    parser.add_argument("--modes", nargs="+", default=["eval", "train"], choices=["eval", "train"])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--min-run-time", type=float, default=0.3)
+    parser.add_argument("--readme", action="store_true", help="also write the table into README.md")
+    args = parser.parse_args(argv)
+    shapes = DEFAULT_SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes]
+    rows = run(args.names, shapes, args.modes, threads=args.threads, min_run_time=args.min_run_time)
+    text = "\n\n".join([describe(args.threads, args.min_run_time), to_markdown(rows), target_report(rows)])
+    print(text)
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()

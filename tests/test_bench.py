@@ -1,0 +1,46 @@
+"""The benchmark checks outputs before it times, and reports ratios from one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightattn_ref import bench
+
+
+def test_bench_rows_ratios_and_markdown() -> None:
+    rows = bench.run(["se", "sa"], [(2, 128, 6, 5)], ["eval", "train"], threads=1, min_run_time=0.01)
+    assert [(r.name, r.mode) for r in rows] == [("se", "eval"), ("se", "train"), ("sa", "eval"), ("sa", "train")]
+    for r in rows:
+        assert r.ours.threads == r.official.threads == r.floor.threads == 1
+        assert r.ours.mode == r.mode and r.floor.mode == "copy"
+        assert r.speedup == pytest.approx(r.official.median / r.ours.median)
+        assert r.ours_over_floor == pytest.approx(r.ours.median / r.floor.median)
+    table = bench.to_markdown(rows)
+    assert table.count("\n") == 1 + len(rows) and "| sa | (2, 128, 6, 5) | train |" in table
+
+
+def test_bench_refuses_a_module_that_differs_from_the_official_code() -> None:
+    ours, official = bench.build_pair("eca", 64)
+    with torch.no_grad():
+        ours.conv.weight.add_(1e-3)
+    with pytest.raises(AssertionError, match="differs from the official code"):
+        bench.assert_same_outputs(ours, official, (2, 64, 4, 4))
+
+
+def test_bench_pairs_agree_for_every_module() -> None:
+    for name in bench.ATTENTION_NAMES:
+        ours, official = bench.build_pair(name, 96)  # SA falls back to groups=48
+        assert bench.assert_same_outputs(ours, official, (2, 96, 5, 7)) <= 1e-5
+
+
+def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:start -->\nold\n<!-- bench:end -->\noutro\n")
+    bench.write_readme("new table", readme)
+    assert readme.read_text() == "intro\n<!-- bench:start -->\nnew table\n<!-- bench:end -->\noutro\n"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="bench:start"):
+        bench.write_readme("x", readme)
