@@ -97,6 +97,10 @@ class SpatialGate(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gate(x)
 
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """``{"spatial": (N, 1, H, W)}``."""
+        return {"spatial": self.gate(x)}
+
 
 class CBAM(nn.Module):
     """CBAM: the channel gate followed by the spatial gate.
