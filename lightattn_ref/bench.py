@@ -87,7 +87,7 @@ def build_pair(name: str, channels: int, seed: int = 0) -> tuple[nn.Module, nn.M
 
 
 def assert_same_outputs(ours: nn.Module, official: nn.Module, shape: Sequence[int]) -> float:
-    """Max |ours - official| on one random x, in eval and train mode; raises if above 1e-5."""
+    """Largest absolute difference of ours and official on one random x, in eval and train mode; raises if above 1e-5."""
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
     worst = 0.0
     for training in (False, True):

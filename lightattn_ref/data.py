@@ -267,12 +267,13 @@ def _paint(x: Tensor, top: Tensor, left: Tensor, square: int, value: float) -> N
 # CIFAR-10, official binary version
 # --------------------------------------------------------------------------------------------
 
-#: Published on the dataset page, https://www.cs.toronto.edu/~kriz/cifar.html
-#: ("CIFAR-10 binary version (suitable for C programs)", 162 MB).
+#: Address of the binary archive, as published on the dataset page
+#: ``https://www.cs.toronto.edu/~kriz/cifar.html`` ("CIFAR-10 binary version (suitable for C programs)", 162 MB).
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
-#: MD5 of cifar-10-binary.tar.gz as listed on https://www.cs.toronto.edu/~kriz/cifar.html
+#: MD5 of ``cifar-10-binary.tar.gz`` as listed on ``https://www.cs.toronto.edu/~kriz/cifar.html``
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 CIFAR10_FILENAME = "cifar-10-binary.tar.gz"
+#: Class names in label order (label 0 is "airplane").
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )

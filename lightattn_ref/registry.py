@@ -17,6 +17,7 @@ from .attention import (
     ULSAM,
 )
 
+#: The names ``make_attention`` accepts, in the order the book introduces them.
 ATTENTION_NAMES: tuple[str, ...] = ("se", "eca", "cbam", "cbam_channel", "sa", "ulsam", "coord")
 
 

@@ -31,7 +31,7 @@ from ._checks import check_input, check_positive_int
 def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
     """psi(C): the nearest odd integer to log2(C)/gamma + b/gamma, rounding towards the next odd.
 
-    Computed as in the paper's code: t = int(|(log2 C + b) / gamma|); k = t if t is odd else t + 1.
+    Computed as in the paper's code: ``t = int(abs((log2(C) + b) / gamma))``; k = t if t is odd, else t + 1.
     """
     check_positive_int("channels", channels)
     if gamma <= 0:

@@ -1,5 +1,158 @@
-"""Exercise checks for the anatomy chapter."""
+"""Exercise checks for the anatomy chapter (notebooks/01_anatomy.ipynb).
+
+Every module in the book squeezes x (pools it over some axes), excites (a small function of the
+pooled values, squashed to a gate) and scales (multiplies x by the gate, broadcasting it back over
+the pooled axes). The checks here test the scale step and the reader's map of the squeeze axes.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Callable, Iterable, Mapping
+
+import torch
+from torch import Tensor
+
+__all__: list[str] = ["POOLED_AXES", "check_pool_axes", "check_scale"]
+
+# (N, C, H, W) shapes for check_scale. The first is the trap: with N = 1 and C == W, ``x * a`` for a
+# gate a of shape (N, C) runs without an error and scales the width axis instead of the channels.
+_SCALE_SHAPES: tuple[tuple[int, int, int, int], ...] = ((1, 6, 6, 6), (2, 3, 5, 4), (3, 8, 2, 7), (1, 4, 3, 1))
+
+#: The axes of x each gate's squeeze pools over (the gate is constant along them).
+POOLED_AXES: dict[str, frozenset[str]] = {
+    "se": frozenset("HW"),
+    "eca": frozenset("HW"),
+    "cbam_channel": frozenset("HW"),
+    "cbam_spatial": frozenset("C"),
+    "sa_channel": frozenset("HW"),
+    "sa_spatial": frozenset(),
+    "ulsam": frozenset("C"),
+    "coord_height": frozenset("W"),
+    "coord_width": frozenset("H"),
+}
+
+# One sentence per gate, used when an answer for that gate is wrong.
+_HINTS: dict[str, str] = {
+    "se": "SE's gate has shape (N, C, 1, 1): its squeeze averages each channel over H and W",
+    "eca": "ECA keeps SE's squeeze, a global average over H and W, so its gate has shape (N, C, 1, 1)",
+    "cbam_channel": "CBAM's channel gate pools (average and maximum) over H and W, so it has shape (N, C, 1, 1)",
+    "cbam_spatial": "CBAM's spatial gate takes the maximum and the mean over the channels C, so it has shape "
+    "(N, 1, H, W)",
+    "sa_channel": "SA's channel half averages each channel over H and W, so its gate has shape (N, C/2, 1, 1)",
+    "sa_spatial": "SA's spatial half pools over no axis: GroupNorm's statistics only standardise x, and the gate "
+    "keeps every channel and position (shape (N, C/2, H, W)): an empty set",
+    "ulsam": "ULSAM's pointwise convolution sums over the channels of each subspace, giving one H x W map per "
+    "subspace (shape (N, G, H, W)), so it pools over C",
+    "coord_height": "Coordinate Attention's height gate a^h has shape (N, C, H, 1): it averages over W and keeps H",
+    "coord_width": "Coordinate Attention's width gate a^w has shape (N, C, 1, W): it averages over H and keeps W",
+}
+
+
+def check_scale(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
+    """Check a reader's scale step ``fn(x, a) -> y``, eq. anatomy-scale: y = a ⊙ x.
+
+    Args:
+        fn: takes x of shape (N, C, H, W) and a channel gate a of shape (N, C) and returns
+            y of shape (N, C, H, W) with y[n, c, i, j] = a[n, c] * x[n, c, i, j]. It must not
+            modify x or a.
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
+    not, naming the mistake: a gate that lines up with (H, W) instead of (N, C) (an error, or a
+    silent scaling of the width axis when N = 1 and C = W), an in-place multiplication, the
+    gate returned without the product, or a wrong shape.
+    """
+    for seed, (n, c, h, w) in enumerate(_SCALE_SHAPES):
+        gen = torch.Generator().manual_seed(100 + seed)
+        x = torch.randn(n, c, h, w, generator=gen)
+        a = torch.sigmoid(torch.randn(n, c, generator=gen))
+        x_in, a_in = x.clone(), a.clone()
+        shapes = f"x of shape {(n, c, h, w)} and a of shape {(n, c)}"
+        try:
+            y = fn(x_in, a_in)
+        except RuntimeError as error:
+            if "must match the size" in str(error) or "broadcast" in str(error):
+                raise AssertionError(
+                    f"fn failed to broadcast for {shapes}: broadcasting lines up the LAST axes, so a of shape "
+                    f"(N, C) meets (H, W); reshape it to (N, C, 1, 1), e.g. a[:, :, None, None]."
+                ) from None
+            raise AssertionError(f"fn raised RuntimeError for {shapes}: {error}") from None
+        if not torch.equal(x_in, x) or not torch.equal(a_in, a):
+            raise AssertionError(
+                "fn changed its input in place (e.g. x.mul_ or x *= ...); return a new tensor so that x "
+                "stays available, e.g. for the residual add that follows the module."
+            )
+        if not isinstance(y, Tensor):
+            raise AssertionError(f"fn must return a torch.Tensor; it returned {type(y).__name__}.")
+        if tuple(y.shape) != (n, c, h, w):
+            raise AssertionError(
+                f"fn returned shape {tuple(y.shape)} for {shapes}; the scale step keeps x's shape {(n, c, h, w)}."
+            )
+        want = x * a[:, :, None, None]
+        if torch.allclose(y, want, atol=1e-6):
+            continue
+        if torch.allclose(y, a[:, :, None, None].expand_as(x)):
+            raise AssertionError("fn returned the gate broadcast to x's shape; multiply it by x: y = a ⊙ x.")
+        if n == 1 and c == w and torch.allclose(y, x * a[:, None, None, :], atol=1e-6):
+            raise AssertionError(
+                f"For {shapes} your result scales the width axis W, not the channels: a of shape (N, C) lines "
+                f"up with the last two axes (H, W), so reshape it to (N, C, 1, 1) first."
+            )
+        if n == 1 and c == h and torch.allclose(y, x * a[:, None, :, None], atol=1e-6):
+            raise AssertionError(
+                f"For {shapes} your result scales the height axis H, not the channels; give a the shape "
+                f"(N, C, 1, 1) so it broadcasts over H and W."
+            )
+        raise AssertionError(f"fn(x, a) differs from a[:, :, None, None] * x for {shapes}.")
+    print(f"Correct: fn(x, a) scales every channel by its gate for {len(_SCALE_SHAPES)} shapes, "
+          f"including the square one where x * a fails silently.")
+
+
+def _as_axes(value: object, key: str) -> frozenset[str]:
+    """An answer's axes as a set of upper-case letters; accepts a set/list/tuple of letters or a string."""
+    if isinstance(value, str):
+        items: Iterable[object] = [ch for ch in value if ch not in " ,"]
+    elif isinstance(value, (set, frozenset, list, tuple)):
+        items = value
+    else:
+        raise AssertionError(
+            f"answer[{key!r}] must be a set of axis letters such as {{'H', 'W'}}; got {type(value).__name__}."
+        )
+    axes = set()
+    for item in items:
+        if not isinstance(item, str) or item.strip().upper() not in ("N", "C", "H", "W"):
+            raise AssertionError(f"answer[{key!r}] contains {item!r}; use the axis letters 'C', 'H' and 'W'.")
+        axes.add(item.strip().upper())
+    return frozenset(axes)
+
+
+def check_pool_axes(answer: Mapping[str, object]) -> None:
+    """Check a reader's map from each gate to the axes of x its squeeze pools over.
+
+    Args:
+        answer: a dict with the keys of ``POOLED_AXES`` ("se", "eca", "cbam_channel",
+            "cbam_spatial", "sa_channel", "sa_spatial", "ulsam", "coord_height", "coord_width");
+            each value is a set of axis letters from "C", "H", "W" (a list, a tuple or a string such
+            as "HW" is accepted too; an empty set means the gate pools over no axis).
+
+    Prints one line when every entry is right. Raises ``AssertionError`` with one sentence for
+    the first wrong entry, saying what the gate's shape is and why.
+    """
+    if not isinstance(answer, Mapping):
+        raise AssertionError(f"answer must be a dict from gate name to a set of axes; got {type(answer).__name__}.")
+    missing = [key for key in POOLED_AXES if key not in answer]
+    if missing:
+        raise AssertionError(f"answer has no entry for {', '.join(map(repr, missing))}; give one set of axes per gate.")
+    unknown = [key for key in answer if key not in POOLED_AXES]
+    if unknown:
+        raise AssertionError(
+            f"answer has unknown keys {', '.join(map(repr, unknown))}; the keys are {', '.join(POOLED_AXES)}."
+        )
+    for key, want in POOLED_AXES.items():
+        got = _as_axes(answer[key], key)
+        if "N" in got:
+            raise AssertionError(
+                f"answer[{key!r}] contains the batch axis N, but no module pools over it: every sample gets its own gate."
+            )
+        if got != want:
+            raise AssertionError(f"answer[{key!r}] is wrong: {_HINTS[key]}.")
+    print(f"Correct: you found the pooled axes of all {len(POOLED_AXES)} gates.")

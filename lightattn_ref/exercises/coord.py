@@ -1,5 +1,136 @@
-"""Exercise checks for the coord chapter."""
+"""Exercise checks for the Coordinate Attention chapter (notebooks/06_coordinate_attention.ipynb).
+
+The pooling check uses non-square inputs first (a wrong axis then shows up as a wrong shape) and a
+square one last (a wrong axis with the right shape then shows up in the values).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+__all__: list[str] = ["check_directional_pool", "check_mip"]
+
+_POOL_SHAPES: tuple[tuple[int, int, int, int], ...] = ((2, 3, 6, 10), (1, 5, 11, 4), (3, 2, 7, 7))
+_MIP_CHANNELS: tuple[int, ...] = (1, 3, 8, 16, 24, 32, 64, 96, 100, 144, 192, 255, 256, 257, 280, 384, 512,
+                                  576, 960, 1000, 1024, 1280, 2048, 4096)
+_MIP_REDUCTIONS: tuple[int, ...] = (32, 16, 8)
+
+
+def reference_mip(channels: int, reduction: int = 32) -> int:
+    """Eq. ca-mip: the width of CA's shared transform, max(8, C // r)."""
+    return max(8, channels // reduction)
+
+
+def check_directional_pool(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
+    """Check a reader's ``fn(x) -> (z_h, z_w)``: Coordinate Attention's two poolings, eq. ca-pool.
+
+    Args:
+        fn: takes x of shape (N, C, H, W) and returns z_h, the mean over the width W, of shape
+            (N, C, H, 1) (one value per row), and z_w, the mean over the height H, of shape
+            (N, C, 1, W) (one value per column).
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
+    is not, naming the mistake: swapped outputs (or pooling over the wrong axis), the
+    transposed (N, C, W, 1) strip the official code concatenates, max instead of mean, or a
+    missing ``keepdim``.
+    """
+    for seed, (n, c, h, w) in enumerate(_POOL_SHAPES):
+        gen = torch.Generator().manual_seed(300 + seed)
+        x = torch.randn(n, c, h, w, generator=gen)
+        result = fn(x.clone())
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise AssertionError("fn(x) must return two tensors, (z_h, z_w).")
+        z_h, z_w = result
+        if not (isinstance(z_h, Tensor) and isinstance(z_w, Tensor)):
+            raise AssertionError("fn(x) must return two torch.Tensors, (z_h, z_w).")
+        want_h, want_w = (n, c, h, 1), (n, c, 1, w)
+        if tuple(z_h.shape) == want_w and tuple(z_w.shape) == want_h:
+            raise AssertionError(
+                f"Your outputs are swapped (or pooled over the wrong axes): for x of shape {(n, c, h, w)} "
+                f"z_h must average over the width and keep one value per row, shape {want_h}, and z_w "
+                f"must average over the height, shape {want_w}."
+            )
+        for name, z, want, axis in (("z_h", z_h, want_h, 3), ("z_w", z_w, want_w, 2)):
+            if tuple(z.shape) == want:
+                continue
+            if tuple(z.shape) == (n, c, w, 1) and name == "z_w":
+                raise AssertionError(
+                    f"z_w has the transposed shape {(n, c, w, 1)} that the official code concatenates; "
+                    f"return it as {want} (one value per column)."
+                )
+            if tuple(z.shape) == (n, c, w, 1) and name == "z_h":
+                raise AssertionError(
+                    f"z_h has shape {(n, c, w, 1)}: it averaged over the height; z_h must average over "
+                    f"the width (dim 3) and keep one value per row, shape {want}."
+                )
+            if tuple(z.shape) == want[:axis] + want[axis + 1:]:
+                raise AssertionError(
+                    f"{name} has shape {tuple(z.shape)}: keep the pooled axis with keepdim=True so that "
+                    f"it has shape {want}."
+                )
+            raise AssertionError(
+                f"{name} has shape {tuple(z.shape)} for x of shape {(n, c, h, w)}; it must be {want}."
+            )
+        mean_h, mean_w = x.mean(dim=3, keepdim=True), x.mean(dim=2, keepdim=True)
+        if torch.allclose(z_h, mean_h, atol=1e-6) and torch.allclose(z_w, mean_w, atol=1e-6):
+            continue
+        max_h, max_w = x.amax(dim=3, keepdim=True), x.amax(dim=2, keepdim=True)
+        if torch.allclose(z_h, max_h) or torch.allclose(z_w, max_w):
+            raise AssertionError(
+                "You took the maximum: Coordinate Attention averages along each axis (mean over W for "
+                "z_h, mean over H for z_w)."
+            )
+        if torch.allclose(z_h, mean_w.transpose(2, 3), atol=1e-6) or torch.allclose(
+            z_w, mean_h.transpose(2, 3), atol=1e-6
+        ):
+            raise AssertionError(
+                "On a square input your z_h holds column means (or z_w row means): you pooled over the "
+                "wrong axis and transposed it; z_h = mean over W (dim 3), z_w = mean over H (dim 2)."
+            )
+        raise AssertionError(
+            f"For x of shape {(n, c, h, w)} your z_h or z_w differs from the means over W and over H "
+            f"(max differences {float((z_h - mean_h).abs().max()):.3g} and "
+            f"{float((z_w - mean_w).abs().max()):.3g})."
+        )
+    print(
+        f"Correct: z_h and z_w are the means over W and over H for {len(_POOL_SHAPES)} shapes, square and not."
+    )
+
+
+def check_mip(fn: Callable[[int, int], int]) -> None:
+    """Check a reader's ``fn(channels, reduction) -> mip``: the width of CA's shared transform.
+
+    Args:
+        fn: called as ``fn(C, r)`` with positional arguments; must return the int
+            mip = max(8, C // r) (eq. ca-mip).
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
+    is not, naming the mistake: a forgotten max(8, ...), a float result, rounding instead of
+    floor division.
+    """
+    count = 0
+    for r in _MIP_REDUCTIONS:
+        for c in _MIP_CHANNELS:
+            got = fn(c, r)
+            want = reference_mip(c, r)
+            count += 1
+            if isinstance(got, bool) or not isinstance(got, int):
+                raise AssertionError(
+                    f"fn({c}, {r}) returned {got!r} of type {type(got).__name__}: mip is a number of "
+                    f"channels, an int (use floor division C // r)."
+                )
+            if got == want:
+                continue
+            if got == c // r:
+                raise AssertionError(
+                    f"mip for C={c}, r={r} is {got} but must be {want}: the rule is max(8, C // r), so "
+                    f"narrow layers keep at least 8 hidden channels."
+                )
+            raise AssertionError(
+                f"mip for C={c}, r={r} is {got} but must be max(8, C // r) = {want} (floor division, "
+                f"then at least 8)."
+            )
+    print(f"Correct: mip = max(8, C // r) for {count} pairs of C and r.")

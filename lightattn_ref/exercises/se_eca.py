@@ -1,5 +1,251 @@
-"""Exercise checks for the se_eca chapter."""
+"""Exercise checks for the SE-to-ECA chapter (notebooks/02_se_to_eca.ipynb).
+
+- ``check_psi``: ECA's kernel-size rule k = psi(C) = |log2(C)/gamma + b/gamma|_odd (eq. eca-psi).
+- ``check_se_var2``: SE-Var2 of the ECA paper, a = sigma(w ⊙ GAP(x)), one weight per channel.
+- ``check_eca_matrix``: the C x C banded matrix that ECA's 1-D convolution multiplies by (eq. eca-gate).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+import numbers
+import random
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__: list[str] = ["check_eca_matrix", "check_psi", "check_se_var2", "reference_psi"]
+
+
+def reference_psi(channels: int, gamma: float = 2, b: float = 1) -> int:
+    """Eq. eca-psi as the paper's code computes it: ``t = int(abs((log2(C) + b) / gamma))``, then the next odd."""
+    t = int(abs((math.log2(channels) + b) / gamma))
+    return t if t % 2 == 1 else t + 1
+
+
+def _psi_with_log(channels: int, gamma: float, b: float, log: Callable[[float], float]) -> int:
+    """The rule with another logarithm (a typical mistake)."""
+    t = int(abs((log(channels) + b) / gamma))
+    return t if t % 2 == 1 else t + 1
+
+
+def _psi_cases() -> list[tuple[int, float, float]]:
+    """40 (C, gamma, b) cases: the six ResNet widths, other widths seen in CNNs, random ones and
+    non-default constants (the paper's (2, 1) first, so a default-only mistake shows up last)."""
+    widths = [64, 128, 256, 512, 1024, 2048, 16, 24, 32, 96, 160, 320, 576, 960, 1280, 4096]
+    rng = random.Random(2020)
+    widths += rng.sample(range(3, 5000), 12)
+    cases = [(c, 2.0, 1.0) for c in widths]
+    for gamma, b in ((1.0, 1.0), (3.0, 1.0), (2.0, 0.0), (2.0, 3.0), (1.5, 1.0), (3.0, 2.0)):
+        cases += [(c, gamma, b) for c in rng.sample(widths, 2)]
+    return cases
+
+
+def _describe(channels: int, gamma: float, b: float) -> str:
+    if (gamma, b) == (2.0, 1.0):
+        return f"psi({channels})"
+    return f"psi({channels}, gamma={gamma:g}, b={b:g})"
+
+
+def check_psi(fn: Callable[..., int]) -> None:
+    """Check a reader's ``fn(channels, gamma=2, b=1) -> k``, ECA's kernel-size rule (eq. eca-psi).
+
+    Args:
+        fn: returns the odd kernel size k for C = ``channels``; it is called as ``fn(C)`` for the
+            paper's constants and as ``fn(C, gamma, b)`` for others.
+
+    Prints one line when ``fn`` agrees with the rule on 40 cases. Raises ``AssertionError`` with
+    one sentence otherwise, naming the mistake: a non-int result, an even kernel, a forgotten b,
+    another logarithm than log2, a wrong rounding of t = (log2 C + b) / gamma, or constants hard-coded instead of gamma and b.
+    """
+    cases = _psi_cases()
+    results = []
+    for channels, gamma, b in cases:
+        got = fn(channels) if (gamma, b) == (2.0, 1.0) else fn(channels, gamma, b)
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
+            raise AssertionError(
+                f"{_describe(channels, gamma, b)} returned {type(got).__name__} {got!r}; return an int, since "
+                f"nn.Conv1d needs an integer kernel size."
+            )
+        results.append(int(got))
+    wrong = [(case, got) for case, got in zip(cases, results) if got != reference_psi(*case)]
+    if wrong:
+        (channels, gamma, b), got = wrong[0]
+        call, want = _describe(channels, gamma, b), reference_psi(channels, gamma, b)
+        t = (math.log2(channels) + b) / gamma
+        if got % 2 == 0:
+            raise AssertionError(
+                f"kernel {got} for C={channels} is even: ECA needs an odd k so the output keeps C values."
+            )
+        if all(got == reference_psi(c, g, 0) for (c, g, _), got in zip(cases, results)):
+            raise AssertionError(
+                f"{call} returned {got} but the rule gives {want}: you forgot b, the rule is "
+                f"k = |(log2 C + b) / gamma|_odd."
+            )
+        if all(got == reference_psi(c) for (c, _, _), got in zip(cases, results)):
+            raise AssertionError(
+                f"{call} returned {got}, the value for gamma=2 and b=1, but the rule gives {want}: use the "
+                f"gamma and b arguments instead of fixed constants."
+            )
+        for log in (math.log, math.log10):
+            if all(got == _psi_with_log(c, g, b_, log) for (c, g, b_), got in zip(cases, results)):
+                raise AssertionError(
+                    f"{call} returned {got} but the rule gives {want}: use the base-2 logarithm log2(C), "
+                    f"not {log.__name__}."
+                )
+        if abs(got - t) <= 2:
+            raise AssertionError(
+                f"{call} returned {got} but the rule gives {want}: with t = (log2 C + b) / gamma = {t:.4g}, "
+                f"take int(t) and add 1 when it is even (the nearest odd number, ties going up)."
+            )
+        raise AssertionError(f"{call} returned {got} but the rule k = |(log2 C + b) / gamma|_odd gives {want}.")
+    print(f"Correct: psi(C) matches the paper's rule for {len(cases)} values of C, gamma and b.")
+
+
+_VAR2_SHAPES: tuple[tuple[int, int, int, int], ...] = ((2, 8, 5, 3), (1, 64, 4, 7), (3, 96, 2, 2))
+
+
+def check_se_var2(module_cls: Callable[[int], nn.Module]) -> None:
+    """Check a reader's SE-Var2 module: y = sigma(w ⊙ GAP(x)) ⊙ x with one weight per channel.
+
+    Args:
+        module_cls: ``module_cls(channels)`` builds the module; it must hold exactly C trainable
+            parameters in one tensor (any shape with C elements, e.g. (C,) or (C, 1, 1)): the
+            diagonal of SE-Var2's C x C matrix. No bias, no channel mixing.
+
+    The check writes random values into that tensor, in its natural (flattened) order, and
+    compares the module's output with the formula on several shapes. Prints one line when it
+    is right. Raises ``AssertionError`` with one sentence otherwise, naming the mistake: a full
+    C x C matrix (that is SE-Var3), a bias, another parameter count, a missing sigmoid, max
+    pooling, the gate returned instead of the product, or another difference.
+    """
+    for seed, (n, c, h, w) in enumerate(_VAR2_SHAPES):
+        try:
+            module = module_cls(c)
+        except TypeError as error:
+            raise AssertionError(f"module_cls({c}) failed: it must take the number of channels C ({error}).") from None
+        params = [p for p in module.parameters() if p.requires_grad]
+        count = sum(p.numel() for p in params)
+        if count in (c * c, c * c + c):
+            raise AssertionError(
+                f"SE-Var2 for C={c} has {count:,} parameters: that is a full C x C matrix (SE-Var3); SE-Var2 "
+                f"keeps only its diagonal, one weight per channel ({c} parameters)."
+            )
+        if count == 2 * c:
+            raise AssertionError(
+                f"SE-Var2 for C={c} has {count} parameters, 2C: the ECA paper's SE-Var2 has no bias, only one "
+                f"weight per channel ({c} parameters)."
+            )
+        if count != c or len(params) != 1:
+            raise AssertionError(
+                f"SE-Var2 for C={c} must hold exactly C = {c} parameters in one tensor (the diagonal of its "
+                f"matrix); yours has {count:,} in {len(params)} tensor(s)."
+            )
+        gen = torch.Generator().manual_seed(200 + seed)
+        weight = torch.randn(c, generator=gen)
+        x = torch.randn(n, c, h, w, generator=gen)
+        with torch.no_grad():
+            params[0].copy_(weight.view_as(params[0]))
+            module.eval()
+            y = module(x.clone())
+        s = x.mean(dim=(2, 3))
+        gate = torch.sigmoid(weight * s)[:, :, None, None]
+        if not isinstance(y, Tensor):
+            raise AssertionError(f"the module must return a torch.Tensor; it returned {type(y).__name__}.")
+        if tuple(y.shape) == (n, c, 1, 1) and torch.allclose(y, gate, atol=1e-6):
+            raise AssertionError("the module returns the gate a; return the scaled input a ⊙ x instead.")
+        if tuple(y.shape) != (n, c, h, w):
+            raise AssertionError(
+                f"the module returned shape {tuple(y.shape)} for x of shape {(n, c, h, w)}; it must keep x's shape."
+            )
+        if torch.allclose(y, x * gate, atol=1e-5):
+            continue
+        if torch.allclose(y, x * (weight * s)[:, :, None, None], atol=1e-5):
+            raise AssertionError("the gate is missing its sigmoid: a = sigma(w ⊙ GAP(x)) must lie in (0, 1).")
+        if torch.allclose(y, x * torch.sigmoid(weight * x.amax(dim=(2, 3)))[:, :, None, None], atol=1e-5):
+            raise AssertionError("the module pools with the maximum; SE-Var2 squeezes with global average pooling.")
+        if torch.allclose(y, x * torch.sigmoid(s)[:, :, None, None], atol=1e-5):
+            raise AssertionError("the module ignores its weight: that is SE-Var1; multiply each pooled value by w_c.")
+        raise AssertionError(
+            f"the module's output differs from sigma(w ⊙ GAP(x)) ⊙ x for x of shape {(n, c, h, w)}, with w its "
+            f"{c} weights in order."
+        )
+    print(f"Correct: your SE-Var2 has C weights and matches sigma(w ⊙ GAP(x)) ⊙ x on {len(_VAR2_SHAPES)} shapes.")
+
+
+def _banded(weight: Tensor, channels: int, shift: int = 0) -> Tensor:
+    """Reference (shift 0): M[i, j] = w[j - i + (k - 1) / 2] where that index is in range, else 0.
+
+    A non-zero ``shift`` moves the band ``shift`` columns to the right (a typical mistake)."""
+    k, pad = weight.numel(), (weight.numel() - 1) // 2
+    matrix = torch.zeros(channels, channels, dtype=weight.dtype)
+    for i in range(channels):
+        for t in range(k):
+            j = i + t - pad + shift
+            if 0 <= j < channels:
+                matrix[i, j] = weight[t]
+    return matrix
+
+
+def _circular(weight: Tensor, channels: int) -> Tensor:
+    k, pad = weight.numel(), (weight.numel() - 1) // 2
+    matrix = torch.zeros(channels, channels, dtype=weight.dtype)
+    for i in range(channels):
+        for t in range(k):
+            matrix[i, (i + t - pad) % channels] += weight[t]
+    return matrix
+
+
+_MATRIX_CASES: tuple[tuple[int, int], ...] = ((3, 6), (5, 9), (1, 4), (7, 12), (5, 5))  # (k, C)
+
+
+def check_eca_matrix(fn: Callable[[Tensor, int], Tensor]) -> None:
+    """Check a reader's ``fn(weight, channels) -> M``: the C x C matrix of ECA's 1-D convolution.
+
+    Args:
+        fn: takes the kernel ``weight`` of shape (k,) (k odd) and C = ``channels`` and returns
+            M of shape (C, C) with ``M @ s == conv1d(s, weight, padding=(k - 1) // 2)`` for
+            every s in R^C, i.e. M[i, j] = w[j - i + (k - 1) / 2] inside the band, 0 elsewhere.
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence otherwise,
+    naming the mistake: a flipped kernel (a true convolution, or the transposed matrix, which
+    is the same thing here; nn.Conv1d computes a cross-correlation), wrap-around at the ends (circular padding), a
+    band that is not centred on the diagonal, or a wrong shape.
+    """
+    for seed, (k, c) in enumerate(_MATRIX_CASES):
+        gen = torch.Generator().manual_seed(400 + seed)
+        weight = torch.randn(k, generator=gen)
+        got = fn(weight.clone(), c)
+        if not isinstance(got, Tensor):
+            raise AssertionError(f"fn must return a torch.Tensor; it returned {type(got).__name__}.")
+        if tuple(got.shape) != (c, c):
+            raise AssertionError(f"fn(weight, {c}) returned shape {tuple(got.shape)}; ECA's matrix is C x C = {(c, c)}.")
+        got = got.to(weight.dtype)
+        want = _banded(weight, c)
+        s = torch.randn(3, 1, c, generator=gen)
+        conv = F.conv1d(s, weight.view(1, 1, k), padding=(k - 1) // 2)[:, 0]
+        assert torch.allclose(s[:, 0] @ want.T, conv, atol=1e-5), "internal error: reference matrix"
+        if torch.allclose(got, want, atol=1e-6):
+            continue
+        if torch.allclose(got, _banded(weight.flip(0), c), atol=1e-6):
+            raise AssertionError(  # the transposed band is the same matrix
+                f"your matrix flips the kernel (a true convolution, or the transposed matrix), but nn.Conv1d "
+                f"computes a cross-correlation: "
+                f"row i must hold w[0] at column i - {(k - 1) // 2} and w[{k - 1}] at column i + {(k - 1) // 2}."
+            )
+        if torch.allclose(got, _circular(weight, c), atol=1e-6):
+            raise AssertionError(
+                "your matrix wraps around at the ends (circular padding); ECA pads the pooled vector with zeros, "
+                "so the first and last rows have fewer than k entries."
+            )
+        for shift in (-3, -2, -1, 1, 2, 3):
+            if torch.allclose(got, _banded(weight, c, shift), atol=1e-6):
+                raise AssertionError(
+                    f"your band is shifted by {shift} column(s): w[(k - 1) / 2] must sit on the diagonal M[i, i]."
+                )
+        raise AssertionError(
+            f"fn(weight, {c}) for k={k} differs from the matrix of conv1d(s, weight, padding={(k - 1) // 2})."
+        )
+    print(f"Correct: your matrix equals ECA's 1-D convolution for {len(_MATRIX_CASES)} pairs (k, C).")

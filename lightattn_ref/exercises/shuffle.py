@@ -1,5 +1,230 @@
-"""Exercise checks for the shuffle chapter."""
+"""Exercise checks for the Shuffle Attention chapter (notebooks/04_shuffle_attention.ipynb).
+
+``check_channel_shuffle``: ShuffleNet's channel shuffle, eq. sa-shuffle: view C as
+(groups, C / groups), swap the two axes, flatten; output channel i * groups + g is input
+channel g * (C / groups) + i.
+``check_sa_spatial_gate``: the gate of SA's spatial half, eq. sa-spatial,
+sigma(w * GN(x) + b), where GN standardises each channel of each sample over its own H x W.
+
+Each check runs the reader's function on random inputs, compares it with the package
+(``channel_shuffle``, ``ShuffleAttention.attention_maps``), prints one line when it is right and
+raises ``AssertionError`` with one sentence naming the mistake when it is wrong.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..attention.shuffle import ShuffleAttention, channel_shuffle
+
+__all__: list[str] = ["check_channel_shuffle", "check_sa_spatial_gate"]
+
+# (N, C, H, W, groups): the first cases have groups != C / groups, so the inverse shuffle differs
+_SHUFFLE_CASES: tuple[tuple[int, int, int, int, int], ...] = (
+    (2, 12, 3, 4, 3),
+    (1, 24, 2, 3, 4),
+    (3, 18, 2, 2, 6),
+    (2, 32, 1, 3, 8),
+    (1, 16, 3, 3, 2),
+    (2, 10, 2, 2, 5),
+    (1, 8, 2, 2, 1),
+)
+# (N, m, H, W): small H * W makes the unbiased variance visibly different
+_GATE_CASES: tuple[tuple[int, int, int, int], ...] = ((2, 4, 5, 6), (1, 3, 4, 4), (3, 8, 3, 7), (2, 2, 2, 3))
+_ATOL, _RTOL = 1e-5, 1e-4
+
+
+def _call(fn: Callable[..., object], *args: object) -> object:
+    """Call the reader's function; turn any exception into a one-sentence AssertionError."""
+    try:
+        with torch.no_grad():
+            return fn(*args)
+    except NotImplementedError:
+        raise AssertionError(
+            "the function still raises NotImplementedError: replace its body with your code."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - any failure of the reader's code is reported
+        message = str(error).splitlines()[0] if str(error) else ""
+        hint = ""
+        if "view size is not compatible" in message:
+            hint = " (a transposed tensor is not contiguous: use reshape, which copies when it must, instead of view)"
+        raise AssertionError(f"the function raised {type(error).__name__}: {message}{hint}.") from None
+
+
+def _close(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b, atol=_ATOL, rtol=_RTOL, equal_nan=False))
+
+
+def _source_channels(out: Tensor, x: Tensor) -> list[int | None]:
+    """For each output channel, the input channel it is an exact copy of (None if there is none)."""
+    c = x.shape[1]
+    sources: list[int | None] = []
+    for j in range(out.shape[1]):
+        match = [k for k in range(c) if torch.equal(out[:, j], x[:, k])]
+        sources.append(match[0] if match else None)
+    return sources
+
+
+def _shuffle_order(c: int, groups: int) -> list[int]:
+    """Input channel read by each output channel of a shuffle with ``groups`` groups."""
+    return torch.arange(c).reshape(groups, c // groups).t().reshape(-1).tolist()
+
+
+def _diagnose_shuffle(out: Tensor, x: Tensor, groups: int) -> str:
+    c = x.shape[1]
+    sources = _source_channels(out, x)
+    if None in sources:
+        j = sources.index(None)
+        return (f"output channel {j} is not a copy of any input channel: a channel shuffle only moves whole "
+                f"channels, so reshape and transpose the channel axis only (dim 1), never H or W.")
+    if sources == list(range(c)):
+        return ("the output equals the input: the transpose of the (groups, C/groups) axes is missing or was "
+                "applied to a view that is then dropped, so the channels keep their order.")
+    if sources == _shuffle_order(c, c // groups):
+        return (f"the output is the shuffle with C/groups = {c // groups} groups, the inverse of the one asked: "
+                f"view the channels as (groups, C/groups) = ({groups}, {c // groups}) before the transpose.")
+    for other in range(2, c):
+        if c % other == 0 and other != groups and sources == _shuffle_order(c, other):
+            return (f"the output is the shuffle with {other} groups, not groups={groups}: "
+                    f"use the groups argument instead of a fixed number.")
+    expected = _shuffle_order(c, groups)
+    j = next(j for j in range(c) if sources[j] != expected[j])
+    return (f"for C={c} and groups={groups}, output channel {j} holds input channel {sources[j]} instead of "
+            f"{expected[j]} (output channel i*groups + g must read input channel g*C/groups + i).")
+
+
+def check_channel_shuffle(shuffle: Callable[[Tensor, int], Tensor]) -> None:
+    """Check a reader's channel shuffle against the package's ``channel_shuffle``.
+
+    Args:
+        shuffle: ``shuffle(x, groups) -> y`` with x and y of shape (N, C, H, W) and C divisible
+            by ``groups``: view C as (groups, C / groups), transpose these two axes, flatten them
+            back (eq. sa-shuffle). The input must not be changed.
+
+    Raises:
+        AssertionError: with one sentence naming the mistake (missing transpose, the inverse
+            shuffle, a fixed group count, moving values across H and W, changing x in place,
+            ``view`` on a non-contiguous tensor, ...).
+    """
+    for i, (n, c, h, w, groups) in enumerate(_SHUFFLE_CASES):
+        gen = torch.Generator().manual_seed(3000 + i)
+        x = torch.randn(n, c, h, w, generator=gen)
+        x_copy = x.clone()
+        answer = _call(shuffle, x, groups)
+        if not torch.equal(x, x_copy):
+            raise AssertionError(
+                "the function changed its input x in place: return a shuffled tensor and leave x as it was."
+            )
+        if not isinstance(answer, Tensor):
+            raise AssertionError(
+                f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, c, h, w]}."
+            )
+        if list(answer.shape) != [n, c, h, w]:
+            raise AssertionError(
+                f"for x of shape {[n, c, h, w]} the result has shape {list(answer.shape)}: "
+                f"reshape back to (N, C, H, W) after the transpose."
+            )
+        if not torch.equal(answer, channel_shuffle(x, groups)):
+            raise AssertionError(_diagnose_shuffle(answer.detach(), x, groups))
+    print(f"Correct: the shuffle matches channel_shuffle for {len(_SHUFFLE_CASES)} shapes and group counts.")
+
+
+def _reference_spatial_gate(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """The package's spatial-half gate: one SA group (G = 1) whose second half is ``x``."""
+    n, m, h, w = x.shape
+    module = ShuffleAttention(2 * m, groups=1)
+    module.gn.eps = eps
+    with torch.no_grad():
+        module.sweight.copy_(weight)
+        module.sbias.copy_(bias)
+        full = torch.cat([torch.zeros_like(x), x], dim=1)  # channel half first, spatial half second
+        return module.attention_maps(full)["spatial"]
+
+
+def _standardise(x: Tensor, dims: tuple[int, ...], eps: float, correction: int = 0) -> Tensor:
+    var, mean = torch.var_mean(x, dim=dims, keepdim=True, correction=correction)
+    return (x - mean) / torch.sqrt(var + eps)
+
+
+def _diagnose_gate(answer: Tensor, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> str:
+    def gate(z: Tensor) -> Tensor:
+        return torch.sigmoid(weight * z + bias)
+
+    mean_hw = x.mean(dim=(2, 3), keepdim=True)
+    known = [
+        (gate(_standardise(x, (1,), eps)), "the gate standardises over the channel axis: the spatial half "
+         "standardises each channel of each sample over its own H x W positions (dims 2 and 3)."),
+        (gate(_standardise(x, (1, 2, 3), eps)), "the gate standardises over all channels and positions together "
+         "(GroupNorm with one group): use one group per channel, each channel over its own H x W."),
+        (gate(_standardise(x, (0, 2, 3), eps)), "the gate standardises over the batch and the positions "
+         "(BatchNorm): each sample's channel is standardised on its own H x W, without the batch."),
+        (gate(_standardise(x, (2,), eps)),
+         "the gate standardises over H only: use both spatial axes (dims 2 and 3)."),
+        (gate(_standardise(x, (3,), eps)),
+         "the gate standardises over W only: use both spatial axes (dims 2 and 3)."),
+        (gate(_standardise(x, (2, 3), eps, correction=1)), "the gate uses the unbiased variance (divides by "
+         "H*W - 1): GroupNorm divides by H*W (correction=0 or unbiased=False)."),
+        (weight * _standardise(x, (2, 3), eps) + bias, "the sigmoid is missing: the gate is sigma(w * GN(x) + b)."),
+        (gate(x), "the gate uses x itself: standardise each channel over H x W first."),
+        (gate(x - mean_hw), "the gate subtracts the mean but does not divide by sqrt(var + eps)."),
+        (torch.sigmoid(_standardise(x, (2, 3), eps)),
+         "the gate ignores the affine: apply w * GN(x) + b before the sigmoid."),
+    ]
+    for candidate, message in known:
+        if _close(answer, candidate):
+            return message
+    expected = _reference_spatial_gate(x, weight, bias, eps)
+    error = (answer - expected).abs().max().item()
+    return (f"the gate differs from sigma(w * GN(x) + b) by up to {error:.3g} for x of shape {list(x.shape)}: "
+            f"standardise each channel over H x W with the biased variance and eps inside the square root.")
+
+
+def check_sa_spatial_gate(spatial_gate: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> None:
+    """Check a reader's gate of SA's spatial half against ``ShuffleAttention.attention_maps``.
+
+    Args:
+        spatial_gate: ``spatial_gate(x, weight, bias, eps) -> a`` with x of shape (N, m, H, W),
+            weight and bias of shape (1, m, 1, 1) (``sweight``, ``sbias``) and a float eps. It must
+            return a = sigma(weight * GN(x) + bias) of shape (N, m, H, W), where
+            GN(x) = (x - mean) / sqrt(var + eps) with the mean and the biased variance of each
+            channel of each sample over its H x W positions (GroupNorm(m, m) with its initial
+            affine; eq. sa-spatial).
+
+    Raises:
+        AssertionError: with one sentence naming the mistake (standardising over the channels,
+            over everything, over the batch, unbiased variance, missing eps, missing sigmoid, ...).
+    """
+    for i, (n, m, h, w) in enumerate(_GATE_CASES):
+        gen = torch.Generator().manual_seed(4000 + i)
+        x = 3 * torch.randn(n, m, h, w, generator=gen) + torch.randn(1, m, 1, 1, generator=gen)
+        weight = 2 * torch.randn(1, m, 1, 1, generator=gen)
+        bias = torch.randn(1, m, 1, 1, generator=gen)
+        eps = 1e-5
+        answer = _call(spatial_gate, x.clone(), weight.clone(), bias.clone(), eps)
+        if not isinstance(answer, Tensor):
+            raise AssertionError(
+                f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, m, h, w]}."
+            )
+        if list(answer.shape) != [n, m, h, w]:
+            raise AssertionError(
+                f"for x of shape {[n, m, h, w]} the gate has shape {list(answer.shape)}: the spatial half "
+                f"has one gate value per channel and position, shape (N, m, H, W)."
+            )
+        answer = answer.detach().float()
+        if not _close(answer, _reference_spatial_gate(x, weight, bias, eps)):
+            raise AssertionError(_diagnose_gate(answer, x, weight, bias, eps))
+    # a constant channel has variance 0: only eps inside the square root keeps the gate finite
+    x = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(4100))
+    x[:, 1] = 0.7
+    weight, bias = torch.full((1, 3, 1, 1), 1.5), torch.full((1, 3, 1, 1), 0.25)
+    answer = _call(spatial_gate, x.clone(), weight, bias, 1e-5)
+    if not isinstance(answer, Tensor) or not bool(torch.isfinite(answer).all()):
+        raise AssertionError("the gate is not finite for a constant channel (variance 0): "
+                             "put eps inside the square root, sqrt(var + eps).")
+    if not _close(answer.detach().float(), _reference_spatial_gate(x, weight, bias, 1e-5)):
+        raise AssertionError(_diagnose_gate(answer.detach().float(), x, weight, bias, 1e-5))
+    print(f"Correct: sigma(w * GN(x) + b) matches SA's spatial gate for {len(_GATE_CASES) + 1} inputs, "
+          f"including a constant channel.")

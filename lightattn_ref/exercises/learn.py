@@ -1,0 +1,193 @@
+"""Exercise checks for the chapter on what the modules learn (notebooks/08_what_they_learn.ipynb).
+
+- ``check_gate_summary``: the mean channel gate of a module over every image a loader yields,
+  one number per channel (eq. learn-mean-gate).
+- ``check_seed_stats``: the mean and the sample standard deviation of one number over several
+  seeds (eq. learn-seed-stats).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ..registry import make_attention
+
+__all__: list[str] = ["check_gate_summary", "check_seed_stats", "reference_gate_summary"]
+
+# (module name, options, C, number of images N, batch size): N is never a multiple of the batch
+# size (the last batch is smaller) and C, N and the batch size all differ, so an average over the
+# wrong axis or an unweighted mean of batch means cannot pass by accident.
+_GATE_CASES: tuple[tuple[str, dict[str, int], int, int, int], ...] = (
+    ("cbam_channel", {"reduction": 1}, 6, 50, 16),
+    ("se", {"reduction": 2}, 10, 37, 8),
+    ("eca", {}, 12, 23, 10),
+)
+
+
+def reference_gate_summary(module: nn.Module, loader: Iterable[tuple[Tensor, Tensor]]) -> Tensor:
+    """Eq. learn-mean-gate: the channel gate a_c(x) averaged over all images, shape (C,)."""
+    gates = []
+    with torch.no_grad():
+        for x, _ in loader:
+            gates.append(module.attention_maps(x)["channel"].flatten(1))  # (B, C)
+    return torch.cat(gates).mean(dim=0)
+
+
+def _gate_case(seed: int, name: str, options: dict[str, int], c: int, n: int, batch: int) -> tuple[nn.Module, DataLoader]:
+    """A module with random weights large enough to spread its gates, and a loader whose batches
+    differ in brightness (so batch means differ from each other and from the overall mean)."""
+    gen = torch.Generator().manual_seed(seed)
+    module = make_attention(name, c, **options).eval()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(2.0 * torch.randn(p.shape, generator=gen))
+    scale = torch.linspace(0.2, 3.0, n)[:, None, None, None]  # later images (and the last batch) brighter
+    x = scale * torch.rand(n, c, 5, 7, generator=gen) + torch.randn(n, c, 1, 1, generator=gen)
+    y = torch.randint(10, (n,), generator=gen)
+    return module, DataLoader(TensorDataset(x, y), batch_size=batch)
+
+
+def check_gate_summary(fn: Callable[[nn.Module, Iterable[tuple[Tensor, Tensor]]], Tensor]) -> None:
+    """Check a reader's ``fn(module, loader) -> mean_gate``, eq. learn-mean-gate.
+
+    Args:
+        fn: takes a channel-attention module (SE, ECA or CBAM's channel gate, in eval mode) whose
+            ``attention_maps(x)["channel"]`` has shape (B, C, 1, 1), and a loader that yields
+            (images (B, C, H, W), labels (B,)) batches; returns the gate of each channel averaged
+            over all N images, a tensor of shape (C,).
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
+    not, naming the mistake: averaging over the channels instead of the images, an unweighted
+    mean of batch means (the last batch is smaller), only the first or last batch, the gated
+    output instead of the gate, or a (C, 1, 1) shape.
+    """
+    for seed, (name, options, c, n, batch) in enumerate(_GATE_CASES):
+        module, loader = _gate_case(500 + seed, name, options, c, n, batch)
+        want = reference_gate_summary(module, loader)
+        got = fn(module, loader)
+        if not isinstance(got, Tensor):
+            raise AssertionError(f"fn must return a torch.Tensor of shape ({c},), got {type(got).__name__}.")
+        got = got.detach().float()
+        batches = [module.attention_maps(x)["channel"].detach().flatten(1) for x, _ in loader]
+        if tuple(got.shape) != (c,):
+            per_image = torch.cat(batches).mean(dim=1)
+            if got.numel() == n and torch.allclose(got.flatten(), per_image, atol=1e-5):
+                raise AssertionError(
+                    f"You averaged over the channels (dim 1) and got one number per image ({n} images): "
+                    f"average over the images (dim 0) to get one number per channel, shape ({c},)."
+                )
+            if got.numel() == c and torch.allclose(got.flatten(), want, atol=1e-5):
+                raise AssertionError(
+                    f"Right numbers, wrong shape {tuple(got.shape)}: flatten the (B, C, 1, 1) gates so the "
+                    f"result has shape ({c},)."
+                )
+            raise AssertionError(
+                f"For C={c} channels and {n} images fn returned shape {tuple(got.shape)}; it must be ({c},), "
+                f"one mean gate per channel."
+            )
+        if torch.allclose(got, want, atol=1e-5):
+            continue
+        with torch.no_grad():
+            outputs = torch.cat([module(x).mean(dim=(2, 3)) for x, _ in loader]).mean(dim=0)
+        alternatives = (
+            (torch.stack([b.mean(dim=0) for b in batches]).mean(dim=0),
+             f"You averaged the per-batch means without weights: the last batch holds only {n % batch} of "
+             f"{n} images, so weight each batch by its size (or concatenate all gates, then average)."),
+            (batches[0].mean(dim=0), "You used only the first batch: average the gates of every batch the "
+                                     "loader yields."),
+            (batches[-1].mean(dim=0), "You kept only the last batch: collect the gates of every batch, then "
+                                      "average over all images."),
+            (outputs, "You averaged the module's output a ⊙ x, not the gate a: use "
+                      "module.attention_maps(x)['channel']."),
+        )
+        for alternative, message in alternatives:
+            if torch.allclose(got, alternative, atol=1e-5):
+                raise AssertionError(message)
+        raise AssertionError(
+            f"For {name} with C={c} and {n} images your mean gates differ from the average of "
+            f"attention_maps(x)['channel'] over all images by up to {float((got - want).abs().max()):.3g}."
+        )
+    print(f"Correct: one mean gate per channel over all images, for {len(_GATE_CASES)} modules and "
+          f"loaders with a smaller last batch.")
+
+
+def _seed_cases() -> list[list[float]]:
+    """Lists of 2 to 7 accuracies (skewed, so a median differs from the mean)."""
+    rng = random.Random(2024)
+    cases = [[0.97, 0.95, 0.99], [0.5, 0.52, 0.61, 0.49, 0.9]]
+    for length in (4, 6, 7):
+        cases.append([round(rng.uniform(0.3, 1.0), 4) for _ in range(length)])
+    # two runs last: with n = 2 the population std equals the standard error, so those two mistakes
+    # are told apart on the longer lists first
+    cases.append([0.9, 0.8])
+    return cases
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7)
+
+
+def check_seed_stats(fn: Callable[[Sequence[float]], tuple[float, float]]) -> None:
+    """Check a reader's ``fn(values) -> (mean, std)``, eq. learn-seed-stats.
+
+    Args:
+        fn: takes the numbers of several runs (one per seed) as a list of floats and returns
+            their mean and their *sample* standard deviation (n - 1 in the denominator). For a
+            single value there is no estimate of the spread: return ``nan`` as the std, or raise
+            ``ValueError``.
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
+    not, naming the mistake: the population std (n in the denominator), the variance, the
+    standard error, swapped outputs, a median, or a std of 0 for one seed.
+    """
+    cases = _seed_cases()
+    for values in cases:
+        result = fn(list(values))
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise AssertionError("fn(values) must return two numbers, (mean, std).")
+        mean, std = float(result[0]), float(result[1])
+        want_mean, want_std = statistics.fmean(values), statistics.stdev(values)
+        if _close(mean, want_mean) and _close(std, want_std):
+            continue
+        n = len(values)
+        if _close(mean, want_std) and _close(std, want_mean):
+            raise AssertionError("Your outputs are swapped: return (mean, std) in that order.")
+        if not _close(mean, want_mean):
+            if _close(mean, statistics.median(values)):
+                raise AssertionError(f"For {values} you returned the median {mean:.4g}; the summary uses the "
+                                     f"mean {want_mean:.4g}.")
+            raise AssertionError(f"For {values} the mean is {want_mean:.4g}, not {mean:.4g}.")
+        if _close(std, statistics.pstdev(values)):
+            raise AssertionError(
+                f"For {n} seeds you returned the population standard deviation (dividing by n = {n}); over a "
+                f"few runs use the sample standard deviation, dividing by n - 1 = {n - 1}."
+            )
+        if _close(std, statistics.variance(values)) or _close(std, statistics.pvariance(values)):
+            raise AssertionError("You returned the variance: take its square root to get the standard deviation.")
+        if _close(std, want_std / math.sqrt(n)) or _close(std, statistics.pstdev(values) / math.sqrt(n)):
+            raise AssertionError(
+                "You divided by sqrt(n): that is the standard error of the mean, not the spread of the runs."
+            )
+        raise AssertionError(f"For {values} the sample standard deviation is {want_std:.4g}, not {std:.4g}.")
+    try:
+        single = fn([0.93])
+    except ValueError:
+        pass
+    else:
+        if not (isinstance(single, (tuple, list)) and len(single) == 2):
+            raise AssertionError("fn(values) must return two numbers, (mean, std).")
+        if not _close(float(single[0]), 0.93):
+            raise AssertionError(f"For one value 0.93 the mean is 0.93, not {float(single[0]):.4g}.")
+        if not math.isnan(float(single[1])):
+            raise AssertionError(
+                f"For one seed you returned std {float(single[1]):.4g}: one run says nothing about the spread, "
+                f"so return nan (or raise ValueError)."
+            )
+    print(f"Correct: mean and sample standard deviation for {len(cases)} lists of runs, and no spread from one run.")

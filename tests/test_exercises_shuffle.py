@@ -1,0 +1,131 @@
+"""The Shuffle Attention chapter's exercise checks accept the right answers and reject wrong ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lightattn_ref.exercises import check_channel_shuffle, check_sa_spatial_gate
+
+
+def shuffle_right(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def shuffle_right_index(x: Tensor, groups: int) -> Tensor:
+    """Indexing with the permutation: also correct."""
+    c = x.shape[1]
+    return x[:, torch.arange(c).view(groups, c // groups).t().flatten()]
+
+
+def shuffle_missing_transpose(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, c // groups, h, w).reshape(n, c, h, w)
+
+
+def shuffle_inverse(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    return x.reshape(n, c // groups, groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def shuffle_fixed_two(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    return x.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def shuffle_view_after_transpose(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).view(n, c, h, w)
+
+
+def shuffle_transpose_view_in_place(x: Tensor, groups: int) -> Tensor:
+    """A view-only trick: transpose_ changes the strides of a view, not the order of x's memory."""
+    n, c, h, w = x.shape
+    x.view(n, groups, c // groups, h, w).transpose_(1, 2)
+    return x
+
+
+def shuffle_in_place(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    x.copy_(x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w).clone())
+    return x
+
+
+def shuffle_spatial_axes(x: Tensor, groups: int) -> Tensor:
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, -1).transpose(1, 2).reshape(n, c, h, w)
+
+
+def test_channel_shuffle_accepts_right_answers(capsys: pytest.CaptureFixture[str]) -> None:
+    check_channel_shuffle(shuffle_right)
+    check_channel_shuffle(shuffle_right_index)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (shuffle_missing_transpose, "the transpose of the .* axes is missing"),
+        (shuffle_inverse, "the inverse of the one asked"),
+        (shuffle_fixed_two, "not groups=3: use the groups argument"),
+        (shuffle_view_after_transpose, "use reshape"),
+        (shuffle_transpose_view_in_place, "the transpose of the .* axes is missing"),
+        (shuffle_in_place, "changed its input x in place"),
+        (shuffle_spatial_axes, "not a copy of any input channel"),
+    ],
+    ids=["missing transpose", "wrong group count", "fixed group count", "view after transpose",
+         "transpose_ on a view", "in place", "mixes H and W"],
+)
+def test_channel_shuffle_rejects(answer: object, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_channel_shuffle(answer)  # type: ignore[arg-type]
+
+
+def gate_right(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+    return torch.sigmoid(weight * (x - mean) / torch.sqrt(var + eps) + bias)
+
+
+def gate_right_group_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    return torch.sigmoid(weight * F.group_norm(x, x.shape[1], eps=eps) + bias)
+
+
+def _gate_over(dims: tuple[int, ...], correction: int = 0, eps_inside: bool = True):  # type: ignore[no-untyped-def]
+    def gate(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+        var, mean = torch.var_mean(x, dim=dims, keepdim=True, correction=correction)
+        z = (x - mean) / (torch.sqrt(var + eps) if eps_inside else torch.sqrt(var))
+        return torch.sigmoid(weight * z + bias)
+
+    return gate
+
+
+def gate_no_sigmoid(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    return weight * F.group_norm(x, x.shape[1], eps=eps) + bias
+
+
+def test_sa_spatial_gate_accepts_right_answers(capsys: pytest.CaptureFixture[str]) -> None:
+    check_sa_spatial_gate(gate_right)
+    check_sa_spatial_gate(gate_right_group_norm)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (_gate_over((1,)), "standardises over the channel axis"),
+        (_gate_over((1, 2, 3)), "over all channels and positions together"),
+        (_gate_over((0, 2, 3)), r"\(BatchNorm\)"),
+        (_gate_over((2,)), "over H only"),
+        (_gate_over((2, 3), correction=1), "unbiased variance"),
+        (_gate_over((2, 3), eps_inside=False), "not finite for a constant channel"),
+        (gate_no_sigmoid, "the sigmoid is missing"),
+    ],
+    ids=["over channels", "over everything", "over the batch", "over H only", "unbiased variance",
+         "no eps", "no sigmoid"],
+)
+def test_sa_spatial_gate_rejects(answer: object, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_sa_spatial_gate(answer)  # type: ignore[arg-type]
