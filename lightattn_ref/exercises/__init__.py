@@ -4,7 +4,10 @@ explanation when it is wrong. One file per chapter; all checks are importable fr
 
 from .anatomy import *  # noqa: F403
 from .cbam import *  # noqa: F403
+from .compare import *  # noqa: F403
 from .coord import *  # noqa: F403
+from .learn import *  # noqa: F403
 from .se_eca import *  # noqa: F403
+from .seeing import *  # noqa: F403
 from .shuffle import *  # noqa: F403
 from .ulsam import *  # noqa: F403
