@@ -33,6 +33,7 @@ test: pytest nbval book
 # Re-execute the notebooks in place, so their stored outputs are current.
 notebooks: setup
 	$(BIN)/jupyter execute --inplace --timeout=600 notebooks/*.ipynb
+	$(BIN)/python book/notebook_times.py
 
 clean:
 	rm -rf _build

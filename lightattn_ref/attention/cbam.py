@@ -55,7 +55,8 @@ class ChannelGate(nn.Module):
         """a_c of eq. cbam-channel, shape (N, C, 1, 1)."""
         check_input(x, self.channels)
         avg = x.mean(dim=(2, 3))
-        mx = x.amax(dim=(2, 3))  # amax: the maximum without its indices
+        # max with indices: its backward scatters to one index, amax's compares every element
+        mx = x.flatten(2).max(dim=2).values
         return torch.sigmoid(self.mlp(avg) + self.mlp(mx))[:, :, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -91,7 +92,7 @@ class SpatialGate(nn.Module):
         check_batchnorm_values(
             self.training, x.shape[0] * x.shape[2] * x.shape[3], "CBAM's spatial BatchNorm", list(x.shape)
         )
-        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        pooled = torch.cat([x.max(dim=1, keepdim=True).values, x.mean(dim=1, keepdim=True)], dim=1)
         return torch.sigmoid(self.bn(self.conv(pooled)))
 
     def forward(self, x: Tensor) -> Tensor:

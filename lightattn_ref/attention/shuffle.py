@@ -14,8 +14,9 @@ starts at sigma(1).
 
 Both halves are the same function of x: a = sigma(A ⊙ x + B) with per-(sample, channel)
 coefficients A and B (A = 0 for the channel half). ``ShuffleAttention`` computes A and B from
-per-channel statistics and writes the gated values directly in the shuffled channel order, so
-the concatenation and the shuffle cost no extra copy of x. The literal sequence of the official
+per-channel statistics and, at inference, writes the gated values directly in the shuffled
+channel order, so the concatenation and the shuffle cost no extra copy of x. With autograd on,
+it runs the literal sequence, whose GroupNorm has a fused backward pass. The literal sequence of the official
 code (reshape, chunk, pool, GroupNorm, cat, shuffle) is kept in
 ``lightattn_ref.official.ShuffleAttention``; tests assert both give the same outputs.
 
@@ -94,10 +95,21 @@ class ShuffleAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.channels)
+        if torch.is_grad_enabled():
+            return self._literal(x)  # GroupNorm's fused backward beats autograd through our statistics
         b_channel, scale, b_spatial = self._coefficients(x)
-        if self.groups % 2 == 0 and not torch.is_grad_enabled():
+        if self.groups % 2 == 0:
             return self._gate_into_shuffled(x, b_channel, scale, b_spatial)
         return self._gate_shuffled_view(x, b_channel, scale, b_spatial)
+
+    def _literal(self, x: Tensor) -> Tensor:
+        """The official sequence: fold groups, gate each half, concatenate, shuffle."""
+        n, c, h, w = x.shape
+        x0, x1 = x.reshape(n * self.groups, 2 * self.half, h, w).chunk(2, dim=1)
+        channel = torch.sigmoid(self.cweight * x0.mean(dim=(2, 3), keepdim=True) + self.cbias)
+        spatial = torch.sigmoid(self.sweight * self.gn(x1) + self.sbias)
+        out = torch.cat([x0 * channel, x1 * spatial], dim=1).reshape(n, c, h, w)
+        return channel_shuffle(out, 2)
 
     def _gate_shuffled_view(self, x: Tensor, b_channel: Tensor, scale: Tensor, b_spatial: Tensor) -> Tensor:
         """Both halves as a = sigma(A ⊙ x + B) (A = 0 for the channel half), evaluated on a

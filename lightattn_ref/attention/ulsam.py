@@ -68,7 +68,9 @@ class ULSAM(nn.Module):
         check_input(x, self.channels)
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
-        z = max_pool_3x3(self._depthwise(x))
+        z = self._depthwise(x)
+        # element-wise maxima are fast forward but slow backward: autograd gets PyTorch's pool
+        z = F.max_pool2d(z, 3, stride=1, padding=1) if torch.is_grad_enabled() else max_pool_3x3(z)
         u = F.relu(self.bn_point(self.conv_point(z)))  # eq. ulsam-pw
         return torch.softmax(u.reshape(n, self.groups, h * w), dim=2).reshape(n, self.groups, h, w)
 
