@@ -28,6 +28,14 @@ from torch import Tensor, nn
 from ._checks import check_batchnorm_values, check_input, check_positive_int, check_reduction
 
 
+def max_keepdim(x: Tensor, dim: int) -> Tensor:
+    """Maximum over ``dim``, kept as a size-1 axis. At inference ``amax`` is fastest; with autograd,
+    max with indices is, because its backward scatters to one index instead of comparing all."""
+    if torch.is_grad_enabled():
+        return x.max(dim=dim, keepdim=True).values
+    return x.amax(dim=dim, keepdim=True)
+
+
 class ChannelGate(nn.Module):
     """CBAM's channel gate: average- and max-pooled vectors through one shared MLP.
 
@@ -55,8 +63,7 @@ class ChannelGate(nn.Module):
         """a_c of eq. cbam-channel, shape (N, C, 1, 1)."""
         check_input(x, self.channels)
         avg = x.mean(dim=(2, 3))
-        # max with indices: its backward scatters to one index, amax's compares every element
-        mx = x.flatten(2).max(dim=2).values
+        mx = max_keepdim(x.flatten(2), 2)[:, :, 0]
         return torch.sigmoid(self.mlp(avg) + self.mlp(mx))[:, :, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -92,7 +99,7 @@ class SpatialGate(nn.Module):
         check_batchnorm_values(
             self.training, x.shape[0] * x.shape[2] * x.shape[3], "CBAM's spatial BatchNorm", list(x.shape)
         )
-        pooled = torch.cat([x.max(dim=1, keepdim=True).values, x.mean(dim=1, keepdim=True)], dim=1)
+        pooled = torch.cat([max_keepdim(x, 1), x.mean(dim=1, keepdim=True)], dim=1)
         return torch.sigmoid(self.bn(self.conv(pooled)))
 
     def forward(self, x: Tensor) -> Tensor:
