@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: tqdm.auto warns on stderr where ipywidgets is missing
 
 __all__ = ["History", "SeedStats", "evaluate", "multi_seed", "train"]
 
@@ -94,7 +94,7 @@ def train(
             dropout and the like). The model's initial weights are the caller's: build it after
             ``torch.manual_seed`` for a fully reproducible run.
         optimizer: ``"sgd"`` (momentum 0.9) or ``"adam"``.
-        progress: show a tqdm bar over the batches (``tqdm.auto``: a widget in notebooks);
+        progress: show a tqdm text bar over the batches;
             ``False`` prints nothing.
 
     The model is left in train mode.
