@@ -281,17 +281,13 @@ def test_sa_fused_forward_writes_no_extra_full_copy() -> None:
     assert not any("clone" in op or "copy" in op or "cat" in op for op in ours.ops), ours.ops
 
 
-def test_max_pool_3x3_equals_pytorch_on_nonnegative_input() -> None:
-    from lightattn_ref.attention.ulsam import max_pool_3x3
+@pytest.mark.parametrize("shape", [(2, 8, 7, 5), (1, 3, 1, 6), (1, 2, 4, 1), (1, 1, 2, 2)])
+def test_inplace_max_pool_equals_pytorch(shape: tuple[int, ...]) -> None:
+    from lightattn_ref.attention.ulsam import max_pool_3x3_
 
-    z = torch.relu(torch.randn(2, 8, 7, 5, dtype=torch.float64, requires_grad=True))
+    z = torch.randn(shape)  # any sign: only real neighbours are compared
     expected = F.max_pool2d(z, 3, stride=1, padding=1)
-    torch.testing.assert_close(max_pool_3x3(z), expected, rtol=0, atol=0)
-    weights = torch.randn_like(expected)
-    (g_ours,) = torch.autograd.grad((max_pool_3x3(z) * weights).sum(), z)
-    (g_ref,) = torch.autograd.grad((expected * weights).sum(), z)
-    positive = z.detach() > 0  # where ReLU passes gradient, both routes agree
-    torch.testing.assert_close(g_ours[positive], g_ref[positive])
+    assert torch.equal(max_pool_3x3_(z.clone()), expected)
 
 
 @pytest.mark.parametrize("name", ATTENTION_NAMES)

@@ -4,7 +4,7 @@ ULSAM splits the C channels into G subspaces of c' = C/G channels and learns one
 map per subspace (chapter 05)::
 
     z   = ReLU(BN(w_dw ⊙ x_g + b_dw))           depthwise 1x1 convolution    (eq. ulsam-dw)
-    z   = maxpool_3x3(z)                          stride 1, padding 1, see ``max_pool_3x3``
+    z   = maxpool_3x3(z)                          stride 1, padding 1, see ``max_pool_3x3_``
     u   = ReLU(BN(sum_c w_pw,c z_c + b_pw))       pointwise c' -> 1            (eq. ulsam-pw)
     m_g = softmax over all H*W positions of u    one map, sums to 1            (eq. ulsam-softmax)
     y_g = m_g ⊙ x_g + x_g                         residual                      (eq. ulsam-out)
@@ -29,16 +29,21 @@ from torch import Tensor, nn
 from ._checks import check_batchnorm_values, check_input, check_positive_int
 
 
-def max_pool_3x3(z: Tensor) -> Tensor:
-    """3x3 max pooling, stride 1, on a non-negative tensor, as two 1-D passes of pairwise maxima.
+def max_pool_3x3_(z: Tensor) -> Tensor:
+    """3x3 max pooling, stride 1, padding 1, for inference: overwrites ``z`` and returns it.
 
-    Equals ``F.max_pool2d(z, 3, stride=1, padding=1)`` for z >= 0 (ULSAM pools after a ReLU):
-    the window always holds its centre, so zero padding never wins over -inf padding. PyTorch's
-    channels-first 3x3 max-pool is ~10-20x slower on a CPU than these element-wise maxima.
+    Equals ``F.max_pool2d(z, 3, stride=1, padding=1)``. PyTorch's channels-first 3x3 max-pool
+    is ~10-20x slower on a CPU than these element-wise maxima: a pass along W into one scratch
+    tensor, then a pass along H back into ``z``. Each line reads and writes the same elements,
+    so the in-place updates are safe; out= updates do not support autograd.
     """
-    padded = F.pad(z, (1, 1, 1, 1))
-    rows = torch.maximum(torch.maximum(padded[..., :-2], padded[..., 1:-1]), padded[..., 2:])
-    return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
+    w = z.clone()
+    torch.maximum(w[..., 1:], z[..., :-1], out=w[..., 1:])  # w_j = max(z_j, z_{j-1})
+    torch.maximum(w[..., :-1], z[..., 1:], out=w[..., :-1])  # w_j = max(z_{j-1}, z_j, z_{j+1})
+    z[..., 0, :] = w[..., 0, :]
+    torch.maximum(w[..., 1:, :], w[..., :-1, :], out=z[..., 1:, :])  # the same along H
+    torch.maximum(z[..., :-1, :], w[..., 1:, :], out=z[..., :-1, :])
+    return z
 
 
 class ULSAM(nn.Module):
@@ -69,8 +74,8 @@ class ULSAM(nn.Module):
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
         z = self._depthwise(x)
-        # element-wise maxima are fast forward but slow backward: autograd gets PyTorch's pool
-        z = F.max_pool2d(z, 3, stride=1, padding=1) if torch.is_grad_enabled() else max_pool_3x3(z)
+        # autograd gets PyTorch's pool; inference the faster in-place maxima on the fresh z
+        z = F.max_pool2d(z, 3, stride=1, padding=1) if torch.is_grad_enabled() else max_pool_3x3_(z)
         u = F.relu(self.bn_point(self.conv_point(z)))  # eq. ulsam-pw
         return torch.softmax(u.reshape(n, self.groups, h * w), dim=2).reshape(n, self.groups, h, w)
 
