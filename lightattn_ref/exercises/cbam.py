@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention.cbam import ChannelGate
+from ._common import ATOL, call_answer, close
 
 __all__: list[str] = ["check_channel_gate", "check_spatial_pool"]
 
@@ -31,24 +32,6 @@ _GATE_CASES: tuple[tuple[int, int, int, int, int], ...] = (
 )
 # (N, C, H, W): all four sizes differ, so pooling over a wrong axis changes the shape
 _POOL_CASES: tuple[tuple[int, int, int, int], ...] = ((2, 8, 5, 7), (1, 3, 4, 6), (3, 16, 7, 5), (4, 5, 9, 3))
-_ATOL, _RTOL = 1e-5, 1e-4
-
-
-def _call(fn: Callable[..., object], *args: object) -> object:
-    """Call the reader's function; turn any exception into a one-sentence AssertionError."""
-    try:
-        with torch.no_grad():
-            return fn(*args)
-    except NotImplementedError:
-        raise AssertionError(
-            "the function still raises NotImplementedError: replace its body with your code."
-        ) from None
-    except Exception as error:  # noqa: BLE001 - any failure of the reader's code is reported
-        raise AssertionError(f"the function raised {type(error).__name__}: {error}") from None
-
-
-def _close(a: Tensor, b: Tensor) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, atol=_ATOL, rtol=_RTOL))
 
 
 def _randomize(module: nn.Module, gen: torch.Generator) -> None:
@@ -63,7 +46,7 @@ def _rows_seen(rows: Tensor, seen: list[Tensor]) -> bool:
     if not seen:
         return False
     inputs = torch.cat(seen)
-    return all(bool(torch.isclose(inputs, row, atol=_ATOL).all(dim=1).any()) for row in rows)
+    return all(bool(torch.isclose(inputs, row, atol=ATOL).all(dim=1).any()) for row in rows)
 
 
 def _diagnose_gate(answer: Tensor, x: Tensor, mlp: nn.Module, seen: list[Tensor]) -> str:
@@ -88,7 +71,7 @@ def _diagnose_gate(answer: Tensor, x: Tensor, mlp: nn.Module, seen: list[Tensor]
         (m_avg + m_max, "the sigmoid is missing: the gate must be sigma(MLP(GAP(x)) + MLP(GMP(x)))."),
     ]
     for candidate, message in known:
-        if _close(answer, candidate[:, :, None, None]):
+        if close(answer, candidate[:, :, None, None]):
             return message
     rows = sum(len(s) for s in seen)
     if rows == len(x) and _rows_seen(avg, seen):
@@ -137,7 +120,7 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
 
         handle = first.register_forward_hook(record)
         try:
-            answer = _call(channel_gate, x.clone(), mlp)
+            answer = call_answer(channel_gate, x.clone(), mlp)
         finally:
             handle.remove()
         if not isinstance(answer, Tensor):
@@ -151,7 +134,7 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
             )
         with torch.no_grad():
             expected = module.gate(x)
-        if not _close(answer.detach().float(), expected):
+        if not close(answer.detach().float(), expected):
             raise AssertionError(_diagnose_gate(answer.detach().float(), x, mlp, seen))
     print(f"Correct: sigma(MLP(GAP(x)) + MLP(GMP(x))) with one shared MLP matches ChannelGate "
           f"for {len(_GATE_CASES)} random inputs.")
@@ -175,7 +158,7 @@ def _diagnose_pool(answer: Tensor, x: Tensor) -> str:
          "it must be the maximum."),
     ]
     for candidate, message in known:
-        if _close(answer, candidate):
+        if close(answer, candidate):
             return message
     error = (answer - _reference_pool(x)).abs().max().item()
     return (f"the maps differ from [max over channels, mean over channels] by up to {error:.3g} for x of "
@@ -198,7 +181,7 @@ def check_spatial_pool(spatial_pool: Callable[[Tensor], Tensor]) -> None:
         gen = torch.Generator().manual_seed(2000 + i)
         x = torch.randn(n, c, h, w, generator=gen)
         x_copy = x.clone()
-        answer = _call(spatial_pool, x)
+        answer = call_answer(spatial_pool, x)
         if not torch.equal(x, x_copy):
             raise AssertionError("the function changed its input x in place: pooling must leave x as it was.")
         if not isinstance(answer, Tensor):
@@ -210,7 +193,7 @@ def check_spatial_pool(spatial_pool: Callable[[Tensor], Tensor]) -> None:
                 f"for x of shape {[n, c, h, w]} the result has shape {list(answer.shape)} instead of {[n, 2, h, w]}: "
                 f"pool over the channel axis (dim=1, keepdim=True) and concatenate the two maps along dim=1."
             )
-        if not _close(answer.detach().float(), _reference_pool(x)):
+        if not close(answer.detach().float(), _reference_pool(x)):
             raise AssertionError(_diagnose_pool(answer.detach().float(), x))
     print(f"Correct: [max over channels, mean over channels] matches CBAM's spatial gate input "
           f"for {len(_POOL_CASES)} random shapes.")

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..attention.shuffle import ShuffleAttention, channel_shuffle
+from ._common import call_answer, close
 
 __all__: list[str] = ["check_channel_shuffle", "check_sa_spatial_gate"]
 
@@ -34,28 +35,6 @@ _SHUFFLE_CASES: tuple[tuple[int, int, int, int, int], ...] = (
 )
 # (N, m, H, W): small H * W makes the unbiased variance visibly different
 _GATE_CASES: tuple[tuple[int, int, int, int], ...] = ((2, 4, 5, 6), (1, 3, 4, 4), (3, 8, 3, 7), (2, 2, 2, 3))
-_ATOL, _RTOL = 1e-5, 1e-4
-
-
-def _call(fn: Callable[..., object], *args: object) -> object:
-    """Call the reader's function; turn any exception into a one-sentence AssertionError."""
-    try:
-        with torch.no_grad():
-            return fn(*args)
-    except NotImplementedError:
-        raise AssertionError(
-            "the function still raises NotImplementedError: replace its body with your code."
-        ) from None
-    except Exception as error:  # noqa: BLE001 - any failure of the reader's code is reported
-        message = str(error).splitlines()[0] if str(error) else ""
-        hint = ""
-        if "view size is not compatible" in message:
-            hint = " (a transposed tensor is not contiguous: use reshape, which copies when it must, instead of view)"
-        raise AssertionError(f"the function raised {type(error).__name__}: {message}{hint}.") from None
-
-
-def _close(a: Tensor, b: Tensor) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, atol=_ATOL, rtol=_RTOL, equal_nan=False))
 
 
 def _source_channels(out: Tensor, x: Tensor) -> list[int | None]:
@@ -113,7 +92,7 @@ def check_channel_shuffle(shuffle: Callable[[Tensor, int], Tensor]) -> None:
         gen = torch.Generator().manual_seed(3000 + i)
         x = torch.randn(n, c, h, w, generator=gen)
         x_copy = x.clone()
-        answer = _call(shuffle, x, groups)
+        answer = call_answer(shuffle, x, groups)
         if not torch.equal(x, x_copy):
             raise AssertionError(
                 "the function changed its input x in place: return a shuffled tensor and leave x as it was."
@@ -174,7 +153,7 @@ def _diagnose_gate(answer: Tensor, x: Tensor, weight: Tensor, bias: Tensor, eps:
          "the gate ignores the affine: apply w * GN(x) + b before the sigmoid."),
     ]
     for candidate, message in known:
-        if _close(answer, candidate):
+        if close(answer, candidate):
             return message
     expected = _reference_spatial_gate(x, weight, bias, eps)
     error = (answer - expected).abs().max().item()
@@ -203,7 +182,7 @@ def check_sa_spatial_gate(spatial_gate: Callable[[Tensor, Tensor, Tensor, float]
         weight = 2 * torch.randn(1, m, 1, 1, generator=gen)
         bias = torch.randn(1, m, 1, 1, generator=gen)
         eps = 1e-5
-        answer = _call(spatial_gate, x.clone(), weight.clone(), bias.clone(), eps)
+        answer = call_answer(spatial_gate, x.clone(), weight.clone(), bias.clone(), eps)
         if not isinstance(answer, Tensor):
             raise AssertionError(
                 f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, m, h, w]}."
@@ -214,17 +193,17 @@ def check_sa_spatial_gate(spatial_gate: Callable[[Tensor, Tensor, Tensor, float]
                 f"has one gate value per channel and position, shape (N, m, H, W)."
             )
         answer = answer.detach().float()
-        if not _close(answer, _reference_spatial_gate(x, weight, bias, eps)):
+        if not close(answer, _reference_spatial_gate(x, weight, bias, eps)):
             raise AssertionError(_diagnose_gate(answer, x, weight, bias, eps))
     # a constant channel has variance 0: only eps inside the square root keeps the gate finite
     x = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(4100))
     x[:, 1] = 0.7
     weight, bias = torch.full((1, 3, 1, 1), 1.5), torch.full((1, 3, 1, 1), 0.25)
-    answer = _call(spatial_gate, x.clone(), weight, bias, 1e-5)
+    answer = call_answer(spatial_gate, x.clone(), weight, bias, 1e-5)
     if not isinstance(answer, Tensor) or not bool(torch.isfinite(answer).all()):
         raise AssertionError("the gate is not finite for a constant channel (variance 0): "
                              "put eps inside the square root, sqrt(var + eps).")
-    if not _close(answer.detach().float(), _reference_spatial_gate(x, weight, bias, 1e-5)):
+    if not close(answer.detach().float(), _reference_spatial_gate(x, weight, bias, 1e-5)):
         raise AssertionError(_diagnose_gate(answer.detach().float(), x, weight, bias, 1e-5))
     print(f"Correct: sigma(w * GN(x) + b) matches SA's spatial gate for {len(_GATE_CASES) + 1} inputs, "
           f"including a constant channel.")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ._common import close as _close_default
+
 __all__: list[str] = ["check_subspace_softmax", "check_ulsam_output"]
 
 # (N, G, H, W) for the softmax check; (N, C, G, H, W) for the output check. H != W on purpose,
@@ -24,8 +26,9 @@ _OUTPUT_SHAPES: tuple[tuple[int, int, int, int, int], ...] = (
 )
 
 
-def _close(a: Tensor, b: Tensor) -> bool:
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+def close(a: Tensor, b: Tensor) -> bool:
+    # softmax maps are small numbers (about 1 / (H W)): a tighter tolerance than the other checks
+    return _close_default(a, b, atol=1e-6, rtol=1e-5)
 
 
 def _as_tensor(result: object, what: str) -> Tensor:
@@ -71,19 +74,19 @@ def check_subspace_softmax(fn: Callable[[Tensor], Tensor]) -> None:
                 f"fn(u) returned shape {tuple(got.shape)} for u of shape {shape}: the maps must keep "
                 f"the shape (N, G, H, W) of the scores."
             )
-        if _close(got, expected):
+        if close(got, expected):
             continue
-        if _close(got, torch.softmax(u, dim=2)):
+        if close(got, torch.softmax(u, dim=2)):
             raise AssertionError(
                 "Each column of your map sums to 1: that is a softmax over H only (the seed blog's "
                 "wording), but ULSAM normalises over all H*W positions so that the whole map sums to 1."
             )
-        if _close(got, torch.softmax(u, dim=3)):
+        if close(got, torch.softmax(u, dim=3)):
             raise AssertionError(
                 "Each row of your map sums to 1: that is a softmax over W only, but ULSAM normalises "
                 "over all H*W positions so that the whole map sums to 1."
             )
-        if _close(got, torch.softmax(u, dim=1)):
+        if close(got, torch.softmax(u, dim=1)):
             raise AssertionError(
                 "Your maps sum to 1 at each position across the G subspaces: that is a softmax over "
                 "the channel axis, but ULSAM normalises each subspace's map over its H*W positions."
@@ -123,27 +126,27 @@ def check_ulsam_output(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
                 f"fn(x, maps) returned shape {tuple(got.shape)} for x of shape {(n, c, h, w)}: ULSAM "
                 f"keeps the shape of x."
             )
-        if _close(got, expected):
+        if close(got, expected):
             continue
         sub = c // g
         x_sub = x.reshape(n, g, sub, h, w)
-        if _close(got, (maps[:, :, None] * x_sub).reshape(n, c, h, w)):
+        if close(got, (maps[:, :, None] * x_sub).reshape(n, c, h, w)):
             raise AssertionError(
                 "You returned map * x and forgot the residual: ULSAM's output is map * x + x, so a "
                 "map of zeros leaves x unchanged instead of erasing it."
             )
-        if _close(got, x * (1 + maps.repeat(1, sub, 1, 1))):
+        if close(got, x * (1 + maps.repeat(1, sub, 1, 1))):
             raise AssertionError(
                 f"Channel i uses map i % G (maps tiled with repeat), but subspaces are consecutive "
                 f"chunks along C: channel i belongs to subspace i // (C/G), e.g. channels 0..{sub - 1} "
                 f"share map 0."
             )
-        if _close(got, x * (1 + maps[:, :1])):
+        if close(got, x * (1 + maps[:, :1])):
             raise AssertionError(
                 "Every channel uses the first map: each of the G subspaces has its own map, shared only "
                 "by that subspace's C/G channels."
             )
-        if _close(got, (x_sub + maps[:, :, None]).reshape(n, c, h, w)):
+        if close(got, (x_sub + maps[:, :, None]).reshape(n, c, h, w)):
             raise AssertionError(
                 "You added the map to x (x + map): ULSAM multiplies first and then adds the input, "
                 "out = map * x + x."
