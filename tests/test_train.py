@@ -115,3 +115,19 @@ def test_history_equality_ignores_only_time() -> None:
     a = History([1.0], [0.5], [0.4], [1.0])
     assert a == History([1.0], [0.5], [0.4], [9.0])
     assert a != History([1.0], [0.5], [0.41], [1.0])
+
+
+def test_reestimate_batchnorm_averages_over_the_data() -> None:
+    from torch.utils.data import TensorDataset
+
+    from lightattn_ref.train import reestimate_batchnorm
+
+    torch.manual_seed(0)
+    x = 3.0 + 2.0 * torch.randn(64, 4, 5, 5)
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(4, momentum=0.01))
+    reestimate_batchnorm(model, TensorDataset(x, torch.zeros(64)), batch_size=16)
+    bn = model[0]
+    assert not model.training and bn.momentum == 0.01
+    torch.testing.assert_close(bn.running_mean, x.mean(dim=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+    # the average of per-batch unbiased variances: close to, not equal to, the pooled variance
+    assert torch.allclose(bn.running_var, x.var(dim=(0, 2, 3)), rtol=0.05)
