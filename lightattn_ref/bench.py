@@ -7,12 +7,16 @@ same weights into our module with ``from_official``, asserts that both give the 
 
 - eval: a forward pass under ``torch.inference_mode``;
 - train: a forward + backward pass;
-- the floor: one read + one write of x (``cost.floor_latency``).
+- the floor: one read + one write of x (``cost.floor_latency``), measured again right before
+  each module, so that a change in the machine's speed during the run cancels in the ratios.
 
 It prints a markdown table of medians with their spreads (IQR) and of the ratios
 ours / floor and official / ours. ``--readme`` also writes the table into README.md between
 the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
+The command line first asks glibc to keep freed memory (``cost.retain_freed_memory``, as
+jemalloc or tcmalloc would), so that no module pays page faults on every call; pass
+``--system-malloc`` to time with the allocator's defaults instead.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import torch
 from torch import nn
 
 from .convert import load_official
-from .cost import DEFAULT_SHAPES, LatencyResult, floor_latency, measure_latency
+from .cost import DEFAULT_SHAPES, LatencyResult, floor_latency, measure_latency, retain_freed_memory
 from .official import make_official
 from .registry import ATTENTION_NAMES
 
@@ -112,11 +116,11 @@ def run(
     threads = torch.get_num_threads() if threads is None else threads
     rows = []
     for shape in shapes:
-        floor = floor_latency(shape, threads=threads, min_run_time=min_run_time)
         for name in names:
             ours, official = build_pair(name, shape[1])
             assert_same_outputs(ours, official, shape)
             for mode in modes:
+                floor = floor_latency(shape, threads=threads, min_run_time=min_run_time)
                 timed = {
                     key: measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time)
                     for key, module in (("official", official), ("ours", ours))
@@ -157,9 +161,10 @@ def target_report(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def describe(threads: int, min_run_time: float) -> str:
+def describe(threads: int, min_run_time: float, retained_memory: bool = False) -> str:
+    allocator = "malloc keeps freed memory" if retained_memory else "system malloc defaults"
     return (
-        f"torch {torch.__version__}, {threads} thread(s), {platform.machine()} CPU, float32, "
+        f"torch {torch.__version__}, {threads} thread(s), {platform.machine()} CPU, float32, {allocator}, "
         f"median ± IQR of blocked_autorange over {min_run_time} s"
     )
 
@@ -181,10 +186,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--min-run-time", type=float, default=0.3)
     parser.add_argument("--readme", action="store_true", help="also write the table into README.md")
+    parser.add_argument(
+        "--system-malloc", action="store_true", help="keep the allocator's defaults (see cost.retain_freed_memory)"
+    )
     args = parser.parse_args(argv)
+    retained = not args.system_malloc and retain_freed_memory()
     shapes = DEFAULT_SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes]
     rows = run(args.names, shapes, args.modes, threads=args.threads, min_run_time=args.min_run_time)
-    text = "\n\n".join([describe(args.threads, args.min_run_time), to_markdown(rows), target_report(rows)])
+    text = "\n\n".join([describe(args.threads, args.min_run_time, retained), to_markdown(rows), target_report(rows)])
     print(text)
     if args.readme:
         write_readme(text)

@@ -44,3 +44,8 @@ def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="bench:start"):
         bench.write_readme("x", readme)
+
+
+def test_describe_names_the_allocator_setting() -> None:
+    assert "malloc keeps freed memory" in bench.describe(2, 0.3, retained_memory=True)
+    assert "system malloc defaults" in bench.describe(2, 0.3)

@@ -12,12 +12,11 @@ GroupNorm with one channel per group, i.e. each channel standardised over its ow
 Parameters: 6m = 3C/G. Initial values as in the official code: w = 0, b = 1, so every gate
 starts at sigma(1).
 
-Both halves are the same function of x: a = sigma(A ⊙ x + B) with per-(sample, channel)
-coefficients A and B (A = 0 for the channel half). ``ShuffleAttention`` computes A and B from
-per-channel statistics and, at inference, writes the gated values directly in the shuffled
+At inference ``ShuffleAttention`` folds the spatial half's affine into GroupNorm's own (one
+GroupNorm call gives w_s * GN(x) + b_s) and writes the gated values directly in the shuffled
 channel order, so the concatenation and the shuffle cost no extra copy of x. With autograd on,
-it runs the literal sequence, whose GroupNorm has a fused backward pass. The literal sequence of the official
-code (reshape, chunk, pool, GroupNorm, cat, shuffle) is kept in
+it runs the literal sequence, whose GroupNorm has a fused backward pass. The literal sequence
+of the official code (reshape, chunk, pool, GroupNorm, cat, shuffle) is kept in
 ``lightattn_ref.official.ShuffleAttention``; tests assert both give the same outputs.
 
 ``ShuffleAttentionConv`` is the seed blog's variant: the two affines become full 1x1
@@ -27,6 +26,7 @@ convolutions Conv2d(m, m, 1) (2 m^2 + 4m parameters), which mix channels within 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
@@ -75,72 +75,58 @@ class ShuffleAttention(nn.Module):
         self.sbias = nn.Parameter(torch.ones(1, m, 1, 1))
         self.gn = nn.GroupNorm(m, m)  # one channel per group: per-channel spatial standardisation
 
-    def _coefficients(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Per-(sample, group, channel) coefficients of the gates, each (N, G, m).
-
-        Channel half: a = sigma(b_channel). Spatial half: a = sigma(scale ⊙ x + b_spatial), because
-        GroupNorm with one channel per group is GN(x) = gn_w (x - mu) / sqrt(var + eps) + gn_b.
-        """
+    def _halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Fold the groups into the batch and split each group: two (N*G, m, H, W) views of x."""
         n, _, h, w = x.shape
-        m = self.half
-        xg = x.reshape(n, self.groups, 2, m, h * w)
-        mean = xg.mean(dim=4)  # (N, G, 2, m)
-        # two-pass variance of the spatial half (torch.var_mean is ~20x slower on CPU here)
-        centred = xg[:, :, 1] - mean[:, :, 1, :, None]
-        var = torch.linalg.vecdot(centred, centred) / (h * w)
-        b_channel = self.cweight.view(m) * mean[:, :, 0] + self.cbias.view(m)  # eq. sa-channel
-        scale = self.sweight.view(m) * self.gn.weight * torch.rsqrt(var + self.gn.eps)  # eq. sa-spatial
-        b_spatial = self.sweight.view(m) * self.gn.bias + self.sbias.view(m) - scale * mean[:, :, 1]
-        return b_channel, scale, b_spatial
+        x0, x1 = x.reshape(n * self.groups, 2 * self.half, h, w).chunk(2, dim=1)
+        return x0, x1
+
+    def _channel_gate(self, x0: Tensor) -> Tensor:
+        """sigma(w_c * GAP(x0) + b_c) of shape (N*G, m, 1, 1), eq. sa-channel."""
+        return torch.sigmoid(self.cweight * x0.mean(dim=(2, 3), keepdim=True) + self.cbias)
+
+    def _spatial_logits(self, x1: Tensor) -> Tensor:
+        """w_s * GN(x1) + b_s of eq. sa-spatial as one GroupNorm call, shape (N*G, m, H, W).
+
+        GN(x1) = gn_w * xhat + gn_b, so w_s * GN(x1) + b_s = (w_s gn_w) * xhat + (w_s gn_b + b_s):
+        the two affines fold into GroupNorm's own, which saves a pass over the spatial half.
+        """
+        w_s, b_s = self.sweight.view(-1), self.sbias.view(-1)
+        return F.group_norm(x1, self.half, w_s * self.gn.weight, w_s * self.gn.bias + b_s, self.gn.eps)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.channels)
-        if torch.is_grad_enabled():
-            return self._literal(x)  # GroupNorm's fused backward beats autograd through our statistics
-        b_channel, scale, b_spatial = self._coefficients(x)
-        if self.groups % 2 == 0:
-            return self._gate_into_shuffled(x, b_channel, scale, b_spatial)
-        return self._gate_shuffled_view(x, b_channel, scale, b_spatial)
+        if torch.is_grad_enabled() or self.groups % 2 == 1:
+            return self._literal(x)  # GroupNorm's fused backward; odd G has no shuffled 7-D view
+        return self._gate_into_shuffled(x)
 
     def _literal(self, x: Tensor) -> Tensor:
         """The official sequence: fold groups, gate each half, concatenate, shuffle."""
         n, c, h, w = x.shape
-        x0, x1 = x.reshape(n * self.groups, 2 * self.half, h, w).chunk(2, dim=1)
-        channel = torch.sigmoid(self.cweight * x0.mean(dim=(2, 3), keepdim=True) + self.cbias)
+        x0, x1 = self._halves(x)
+        channel = self._channel_gate(x0)
         spatial = torch.sigmoid(self.sweight * self.gn(x1) + self.sbias)
         out = torch.cat([x0 * channel, x1 * spatial], dim=1).reshape(n, c, h, w)
         return channel_shuffle(out, 2)
 
-    def _gate_shuffled_view(self, x: Tensor, b_channel: Tensor, scale: Tensor, b_spatial: Tensor) -> Tensor:
-        """Both halves as a = sigma(A ⊙ x + B) (A = 0 for the channel half), evaluated on a
-        shuffled view of x, so the result is written once, already in eq. sa-shuffle's order."""
-        n, c, h, w = x.shape
-        a = torch.stack([torch.zeros_like(scale), scale], dim=2)  # (N, G, 2, m): pre-shuffle order
-        b = torch.stack([b_channel, b_spatial], dim=2)
-        # output channel 2i + s reads channel s * C/2 + i
-        x_shuffled = x.reshape(n, 2, c // 2, h, w).transpose(1, 2)
-        a = a.reshape(n, 2, c // 2, 1, 1).transpose(1, 2).contiguous()
-        b = b.reshape(n, 2, c // 2, 1, 1).transpose(1, 2).contiguous()
-        # the small contiguous tensor goes first: PyTorch then lays the result out like it
-        gate = torch.sigmoid(torch.addcmul(b, a, x_shuffled))
-        return (gate * x_shuffled).reshape(n, c, h, w)
-
-    def _gate_into_shuffled(self, x: Tensor, b_channel: Tensor, scale: Tensor, b_spatial: Tensor) -> Tensor:
+    def _gate_into_shuffled(self, x: Tensor) -> Tensor:
         """Inference fast path (G even): write each half straight into its shuffled place.
 
         With G = 2 G', input channel (s, g', half, i) goes to output channel (g', half, i, s), so
-        both tensors are 7-D views of one layout; only the spatial half pays for a sigmoid.
+        x and the output are 7-D views of one layout, and the concatenation and the shuffle cost
+        no copy. Passes over x: the channel half is read twice (mean, product), the spatial half
+        goes through GroupNorm (statistics, normalise) and one sigmoid and product.
         """
         n, c, h, w = x.shape
         g2, m = self.groups // 2, self.half
+        x0, x1 = self._halves(x)
+        gate_channel = self._channel_gate(x0).view(n, 2, g2, m, 1, 1)
+        gate_spatial = self._spatial_logits(x1).sigmoid_().view(n, 2, g2, m, h, w)
         out = torch.empty_like(x, memory_format=torch.contiguous_format)
         out7 = out.view(n, g2, 2, m, 2, h, w).permute(0, 4, 1, 2, 3, 5, 6)
         x7 = x.reshape(n, 2, g2, 2, m, h, w)
-        gate_channel = torch.sigmoid(b_channel).view(n, 2, g2, m, 1, 1)
         torch.mul(x7[:, :, :, 0], gate_channel, out=out7[:, :, :, 0])
-        spatial = out7[:, :, :, 1]
-        torch.addcmul(b_spatial.view(n, 2, g2, m, 1, 1), scale.view(n, 2, g2, m, 1, 1), x7[:, :, :, 1], out=spatial)
-        spatial.sigmoid_().mul_(x7[:, :, :, 1])
+        torch.mul(x7[:, :, :, 1], gate_spatial, out=out7[:, :, :, 1])
         return out
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
@@ -151,11 +137,10 @@ class ShuffleAttention(nn.Module):
         """
         check_input(x, self.channels)
         n, c, h, w = x.shape
-        b_channel, scale, b_spatial = self._coefficients(x)
-        x_spatial = x.reshape(n, self.groups, 2, self.half, h, w)[:, :, 1]
-        spatial = torch.sigmoid(scale[..., None, None] * x_spatial + b_spatial[..., None, None])
-        channel = torch.sigmoid(b_channel).reshape(n, c // 2, 1, 1)
-        return {"channel": channel, "spatial": spatial.reshape(n, c // 2, h, w)}
+        x0, x1 = self._halves(x)
+        channel = self._channel_gate(x0).reshape(n, c // 2, 1, 1)
+        spatial = torch.sigmoid(self._spatial_logits(x1)).reshape(n, c // 2, h, w)
+        return {"channel": channel, "spatial": spatial}
 
 
 class ShuffleAttentionConv(nn.Module):

