@@ -46,17 +46,32 @@ class CoordinateAttention(nn.Module):
         self.conv_w = nn.Conv2d(mip, channels, 1)
 
     def gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """a^h of shape (N, C, H, 1) and a^w of shape (N, C, 1, W), eq. ca-gates, both contiguous."""
+        """a^h of shape (N, C, H, 1) and a^w of shape (N, C, 1, W), eq. ca-gates, both contiguous.
+
+        Contiguous gates keep the broadcast products over x in x's memory order. Inference runs
+        each 1x1 convolution on the thin pooled strips as one matrix product (several times
+        faster than Conv2d there); with autograd on, Conv2d's backward is the faster one.
+        """
         check_input(x, self.channels)
+        if torch.is_grad_enabled():
+            return self._gates_conv(x)
+        return self._gates_matmul(x)
+
+    def _gates_conv(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = x.shape[2]
-        # eq. ca-pool; the joined strips are laid out (N, H + W, C) so that each 1x1 convolution
-        # is one matrix product (F.linear), several times faster than Conv2d on such thin inputs
-        z = torch.cat([x.mean(dim=3), x.mean(dim=2)], dim=2).transpose(1, 2)
+        z_h = x.mean(dim=3, keepdim=True)  # (N, C, H, 1), eq. ca-pool
+        z_w = x.mean(dim=2, keepdim=True).transpose(2, 3)  # (N, C, W, 1)
+        f = F.hardswish(self.bn1(self.conv1(torch.cat([z_h, z_w], dim=2))))
+        # transposing the small strip before conv_w makes a^w come out contiguous
+        return torch.sigmoid(self.conv_h(f[:, :, :h])), torch.sigmoid(self.conv_w(f[:, :, h:].transpose(2, 3)))
+
+    def _gates_matmul(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = x.shape[2]
+        z = torch.cat([x.mean(dim=3), x.mean(dim=2)], dim=2).transpose(1, 2)  # (N, H + W, C)
         f = F.linear(z, self.conv1.weight.flatten(1), self.conv1.bias)  # (N, H + W, mip)
         f = F.hardswish(self.bn1(f.transpose(1, 2).unsqueeze(3))).squeeze(3).transpose(1, 2)
         a_h = torch.sigmoid(F.linear(f[:, :h], self.conv_h.weight.flatten(1), self.conv_h.bias))  # (N, H, C)
         a_w = torch.sigmoid(F.linear(f[:, h:], self.conv_w.weight.flatten(1), self.conv_w.bias))  # (N, W, C)
-        # contiguous (N, C, ., .) gates keep the broadcast products over x in x's memory order
         return a_h.transpose(1, 2).unsqueeze(3).contiguous(), a_w.transpose(1, 2).unsqueeze(2).contiguous()
 
     def forward(self, x: Tensor) -> Tensor:
