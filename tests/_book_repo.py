@@ -154,15 +154,13 @@ def install_cell_requirement(cell: dict, where: str) -> str:
     return requirements[0]
 
 
-def toc_files(toc: dict) -> list[str]:
-    """Every ``root`` / ``file`` entry of a ``_toc.yml`` (jb-book or jb-article), in order."""
+def _toc_entries(toc: dict, keys: tuple[str, ...]) -> list[str]:
+    """Every string value under one of ``keys`` anywhere in a ``_toc.yml`` tree, in order."""
     found: list[str] = []
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    found.append(node[key])
+            found.extend(node[key] for key in keys if isinstance(node.get(key), str))
             for value in node.values():
                 if isinstance(value, (list, dict)):
                     walk(value)
@@ -172,21 +170,13 @@ def toc_files(toc: dict) -> list[str]:
 
     walk(toc)
     return found
+
+
+def toc_files(toc: dict) -> list[str]:
+    """Every ``root`` / ``file`` entry of a ``_toc.yml`` (jb-book or jb-article), in order."""
+    return _toc_entries(toc, ("root", "file"))
 
 
 def toc_globs(toc: dict) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("glob"), str):
-                found.append(node["glob"])
-            for value in node.values():
-                if isinstance(value, (list, dict)):
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return found
+    """Every ``glob`` entry of a ``_toc.yml``, in order."""
+    return _toc_entries(toc, ("glob",))
