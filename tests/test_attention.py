@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import pytest
 import torch
@@ -309,3 +310,45 @@ def test_fast_paths_match_official(name: str, grad: bool) -> None:
         x = torch.randn(3, ours.channels, 9, 7)
         with torch.set_grad_enabled(grad):
             torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5)
+
+
+def literal_pooled_pointwise(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
+                             weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """conv_point(maxpool_3x3(ReLU(scale * x + shift))) step by step, as eq. ulsam-dw/pw write it."""
+    z = F.relu(x * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1))
+    z = F.max_pool2d(z, 3, stride=1, padding=1)
+    g = weight.shape[0]
+    return F.conv2d(z, weight.reshape(g, -1, 1, 1), bias, groups=g)
+
+
+@pytest.mark.parametrize("shape", [(2, 12, 9, 7), (1, 6, 1, 5), (3, 6, 4, 1), (1, 3, 1, 1)])
+@pytest.mark.parametrize("chunk_bytes", [1, 700, 1 << 20])  # one subspace, a partial last chunk, all at once
+def test_pooled_pointwise_equals_literal_steps(shape: tuple[int, ...], chunk_bytes: int) -> None:
+    from lightattn_ref.attention.ulsam import pooled_pointwise
+
+    gen = torch.Generator().manual_seed(0)
+    c, g = shape[1], 3
+    x = torch.randn(shape, generator=gen)
+    scale = torch.randn(c, generator=gen)  # both signs: max(s x, -b) must hold for s < 0 too
+    shift = torch.randn(c, generator=gen)
+    weight, bias = torch.randn(g, c // g, generator=gen), torch.randn(g, generator=gen)
+    expected = literal_pooled_pointwise(x, scale, shift, weight, bias)
+    got = pooled_pointwise(x, scale, shift, weight, bias, chunk_bytes=chunk_bytes)
+    assert got.shape == (shape[0], g, shape[2], shape[3])
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_ulsam_inference_path_matches_official_in_many_chunks() -> None:
+    """Eval, no grad, 24 subspaces in chunks of 5 (the last one partial), channels-last input."""
+    from lightattn_ref.convert import to_official
+    from lightattn_ref.official import make_official
+
+    ours = randomize(make_attention("ulsam", 48, groups=4)).eval()
+    official = make_official("ulsam", 48, groups=4).eval()
+    official.load_state_dict(to_official("ulsam", ours.state_dict()))
+    x = torch.randn(6, 48, 10, 9).to(memory_format=torch.channels_last)
+    per_subspace = 12 * 12 * 11 * 4  # bytes of one framed subspace
+    ours.chunk_bytes = 5 * per_subspace
+    with mock.patch.object(torch, "bmm", wraps=torch.bmm) as bmm, torch.no_grad():
+        torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5)
+    assert bmm.call_count == 5  # ceil(24 / 5) chunks

@@ -13,7 +13,9 @@ and concatenates the subspaces. Parameters: 5C + 3G.
 
 All subspaces run at once: the depthwise convolution and its BatchNorm act on all C channels
 (they are per-channel anyway) and the G pointwise convolutions are one grouped convolution
-Conv2d(C, G, 1, groups=G). There is no Python loop over subspaces.
+Conv2d(C, G, 1, groups=G). There is no Python loop over subspaces. Inference (eval mode, no
+autograd) computes the same u with ``pooled_pointwise``, which walks through the subspaces in
+cache-sized chunks so that no full-size intermediate tensor is written.
 
 BatchNorm momentum: the official code passes ``momentum=0.9``. In PyTorch that weights the
 new batch by 90% (Keras' convention is the opposite), which is most likely a slip; it is the
@@ -46,6 +48,68 @@ def max_pool_3x3_(z: Tensor) -> Tensor:
     return z
 
 
+#: Bytes of framed scratch per chunk in ``pooled_pointwise``: about one core's L2 cache, so the
+#: pool's passes run from the cache rather than from memory.
+CHUNK_BYTES = 2 << 20
+
+
+def pooled_pointwise(
+    x: Tensor, scale: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, chunk_bytes: int = CHUNK_BYTES
+) -> Tensor:
+    """Inference form of ``u = conv_point(maxpool_3x3(ReLU(scale ⊙ x + shift)))``, shape (N, G, H, W).
+
+    It equals the literal steps of eq. ulsam-dw and ulsam-pw, but never writes a full-size
+    intermediate tensor. Three ideas:
+
+    1. ReLU(s x + b) = max(s x, -b) + b. A max with a per-channel floor commutes with the
+       max-pool, so it runs after the pool, on the small pooled chunk; the "+ b" passes
+       unchanged through the pool and the weighted channel sum and joins the pointwise bias:
+       bias + sum_c w_c b_c.
+    2. Each plane s x is written into a frame one pixel wider on every side, filled with -inf,
+       which never wins a max. In the flat array, row neighbours are 1 element apart and
+       column neighbours W + 2 apart, so the 3x3 max is two ``_max3`` calls with no edge
+       cases. Frame positions outside the image get values that are computed and dropped.
+    3. A few subspaces at a time: the scratch (three buffers of ``chunk_bytes``) stays in the
+       CPU cache, and x is read from memory once.
+
+    Args:
+        x: (N, C, H, W). scale, shift: (C,), the depthwise conv and its BN folded into one affine.
+        weight: (G, C/G) and bias: (G,), the grouped pointwise conv.
+        chunk_bytes: scratch size that sets how many subspaces go per chunk (at least one).
+    """
+    n, c, h, w = x.shape
+    g, width = weight.shape
+    hp, wp = h + 2, w + 2
+    floor = -shift
+    bias = bias + (weight * shift.view(g, width)).sum(1)  # idea 1
+    plane_scale, plane_floor = scale.repeat(n).view(-1, 1, 1), floor.repeat(n).view(-1, 1, 1)
+    subspace_weight = weight.view(g, 1, width).repeat(n, 1, 1)
+    per_chunk = min(n * g, max(1, chunk_bytes // (width * hp * wp * x.element_size())))
+    framed = x.new_full((per_chunk * width, hp, wp), float("-inf"))  # idea 2
+    inside, framed_flat = framed[:, 1:-1, 1:-1], framed.view(-1)
+    rows, pooled = torch.zeros_like(framed_flat), torch.zeros_like(framed_flat)
+    u = x.new_empty(n * g, 1, hp * wp)
+    planes = x.contiguous().view(n * c, h, w)
+    for s0 in range(0, n * g, per_chunk):  # idea 3: subspaces s0 .. s1-1, planes p0 .. p1-1
+        s1 = min(s0 + per_chunk, n * g)
+        p0, p1 = s0 * width, s1 * width
+        length = (p1 - p0) * hp * wp
+        torch.mul(planes[p0:p1], plane_scale[p0:p1], out=inside[: p1 - p0])
+        _max3(framed_flat[:length], rows[:length], 1)  # along W
+        _max3(rows[:length], pooled[:length], wp)  # along H
+        chunk = pooled[:length].view(p1 - p0, hp, wp)
+        torch.maximum(chunk, plane_floor[p0:p1], out=chunk)  # idea 1, after the pool
+        torch.bmm(subspace_weight[s0:s1], pooled[:length].view(s1 - s0, width, hp * wp), out=u[s0:s1])
+    return u.view(n, g, hp, wp)[:, :, :h, :w] + bias.view(1, g, 1, 1)
+
+
+def _max3(src: Tensor, dst: Tensor, step: int) -> None:
+    """dst[i] = max(src[i], src[i + step], src[i + 2 step]) wherever all three exist."""
+    m = src.numel() - 2 * step
+    torch.maximum(src[:m], src[step : m + step], out=dst[:m])
+    torch.maximum(dst[:m], src[2 * step :], out=dst[:m])
+
+
 class ULSAM(nn.Module):
     """ULSAM block with G subspaces.
 
@@ -67,34 +131,47 @@ class ULSAM(nn.Module):
         self.bn_dws = nn.BatchNorm2d(channels, momentum=bn_momentum)
         self.conv_point = nn.Conv2d(channels, groups, 1, groups=groups)
         self.bn_point = nn.BatchNorm2d(groups, momentum=bn_momentum)
+        self.chunk_bytes = CHUNK_BYTES  # the inference path's scratch per chunk, see pooled_pointwise
 
     def maps(self, x: Tensor) -> Tensor:
         """The subspace maps m_g of eq. ulsam-softmax, shape (N, G, H, W); each sums to 1 over H x W."""
         check_input(x, self.channels)
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
-        z = self._depthwise(x)
-        # autograd gets PyTorch's pool; inference the faster in-place maxima on the fresh z
-        z = F.max_pool2d(z, 3, stride=1, padding=1) if torch.is_grad_enabled() else max_pool_3x3_(z)
-        u = F.relu(self.bn_point(self.conv_point(z)))  # eq. ulsam-pw
+        if self.training or torch.is_grad_enabled():
+            z = F.relu(self.bn_dws(self._depthwise_conv(x)))  # eq. ulsam-dw
+            # autograd gets PyTorch's pool; training-mode inference the in-place maxima
+            z = F.max_pool2d(z, 3, stride=1, padding=1) if torch.is_grad_enabled() else max_pool_3x3_(z)
+            u = self.conv_point(z)
+        else:
+            scale, shift = self._folded_depthwise()
+            u = pooled_pointwise(x, scale, shift, self._pointwise_weight(), self._pointwise_bias(), self.chunk_bytes)
+        u = F.relu(self.bn_point(u))  # eq. ulsam-pw
         return torch.softmax(u.reshape(n, self.groups, h * w), dim=2).reshape(n, self.groups, h, w)
 
-    def _depthwise(self, x: Tensor) -> Tensor:
-        """ReLU(BN(w_dw ⊙ x + b_dw)), eq. ulsam-dw. In eval mode BN is a fixed per-channel affine,
-        so the three steps fold into one multiply-add and an in-place ReLU."""
-        if self.training:
-            return F.relu(self.bn_dws(self.conv_dws(x)))
+    def _depthwise_conv(self, x: Tensor) -> Tensor:
+        """conv_dws(x) as the per-channel multiply-add it is: autograd's backward of a
+        broadcast multiply-add is several times faster on a CPU than a depthwise conv's."""
+        bias = self.conv_dws.bias
+        assert bias is not None
+        return torch.addcmul(bias.view(1, -1, 1, 1), x, self.conv_dws.weight.view(1, -1, 1, 1))
+
+    def _folded_depthwise(self) -> tuple[Tensor, Tensor]:
+        """(scale, shift) with BN(w_dw ⊙ x + b_dw) = scale ⊙ x + shift in eval mode, each (C,)."""
         mean, var, gamma, beta = self.bn_dws.running_mean, self.bn_dws.running_var, self.bn_dws.weight, self.bn_dws.bias
         bias = self.conv_dws.bias
         # the layers always have these tensors; the check narrows Optional types for TorchScript
         assert mean is not None and var is not None and gamma is not None and beta is not None and bias is not None
         inv_std = gamma * torch.rsqrt(var + self.bn_dws.eps)
-        scale = self.conv_dws.weight.view(-1) * inv_std
-        shift = (bias - mean) * inv_std + beta
-        # x * scale + shift via BatchNorm's inference kernel (mean 0, variance 1, eps 0): one
-        # vectorised pass, about twice as fast on a CPU as the equivalent broadcast addcmul
-        zero, one = torch.zeros_like(scale), torch.ones_like(scale)
-        return F.batch_norm(x, zero, one, scale, shift, False, 0.0, 0.0).relu_()
+        return self.conv_dws.weight.view(-1) * inv_std, (bias - mean) * inv_std + beta
+
+    def _pointwise_weight(self) -> Tensor:
+        return self.conv_point.weight.view(self.groups, -1)
+
+    def _pointwise_bias(self) -> Tensor:
+        bias = self.conv_point.bias
+        assert bias is not None
+        return bias
 
     def forward(self, x: Tensor) -> Tensor:
         m = self.maps(x)  # checks x first
