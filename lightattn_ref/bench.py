@@ -10,8 +10,10 @@ same weights into our module with ``from_official``, asserts that both give the 
 - the floor: one read + one write of x (``cost.floor_latency``), measured again right before
   each module, so that a change in the machine's speed during the run cancels in the ratios.
 
-It prints a markdown table of medians with their spreads (IQR) and of the ratios
-ours / floor and official / ours. ``--readme`` also writes the table into README.md between
+The three are timed in ``rounds`` interleaved rounds (floor, official, ours, floor, ...), so
+that a slow spell of a shared machine hits all three alike rather than one of them; each
+result pools the timed blocks of all rounds. It prints a markdown table of medians with their
+spreads (IQR) and of the ratios ours / floor and official / ours. ``--readme`` also writes the table into README.md between
 the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
 The command line first asks glibc to keep freed memory (``cost.retain_freed_memory``, as
@@ -22,8 +24,10 @@ jemalloc or tcmalloc would), so that no module pays page faults on every call; p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,9 @@ from .convert import load_official
 from .cost import DEFAULT_SHAPES, LatencyResult, floor_latency, measure_latency, retain_freed_memory
 from .official import make_official
 from .registry import ATTENTION_NAMES
+
+#: Interleaved timing rounds per module, shape and mode.
+ROUNDS = 3
 
 #: Targets of eval forward time as multiples of the floor, at the two largest ResNet-50 shapes.
 FLOOR_TARGETS: dict[str, float] = {"se": 2, "eca": 2, "cbam": 6, "cbam_channel": 6, "sa": 5, "coord": 5, "ulsam": 10}
@@ -104,6 +111,15 @@ def assert_same_outputs(ours: nn.Module, official: nn.Module, shape: Sequence[in
     return worst
 
 
+def merge_rounds(results: Sequence[LatencyResult]) -> LatencyResult:
+    """One result from several rounds: median and IQR over the timed blocks of all of them."""
+    if not results:
+        raise ValueError("no rounds to merge")
+    times = tuple(t for r in results for t in r.times)
+    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else (times[0],) * 3
+    return dataclasses.replace(results[0], median=statistics.median(times), iqr=q3 - q1, runs=len(times), times=times)
+
+
 def run(
     names: Sequence[str] = ATTENTION_NAMES,
     shapes: Sequence[Sequence[int]] = DEFAULT_SHAPES,
@@ -111,21 +127,28 @@ def run(
     *,
     threads: int | None = None,
     min_run_time: float = 0.3,
+    rounds: int = ROUNDS,
 ) -> list[BenchRow]:
-    """Check and time every (name, shape, mode); see the module docstring."""
+    """Check and time every (name, shape, mode); see the module docstring.
+
+    ``min_run_time`` is the timed seconds per measurement in each round.
+    """
     threads = torch.get_num_threads() if threads is None else threads
+    if not (isinstance(rounds, int) and rounds >= 1):
+        raise ValueError(f"rounds={rounds!r} must be a positive int")
     rows = []
     for shape in shapes:
         for name in names:
             ours, official = build_pair(name, shape[1])
             assert_same_outputs(ours, official, shape)
             for mode in modes:
-                floor = floor_latency(shape, threads=threads, min_run_time=min_run_time)
-                timed = {
-                    key: measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time)
-                    for key, module in (("official", official), ("ours", ours))
-                }
-                rows.append(BenchRow(name, tuple(shape), mode, timed["ours"], timed["official"], floor))
+                timed: dict[str, list[LatencyResult]] = {"floor": [], "official": [], "ours": []}
+                for _ in range(rounds):
+                    timed["floor"].append(floor_latency(shape, threads=threads, min_run_time=min_run_time))
+                    for key, module in (("official", official), ("ours", ours)):
+                        timed[key].append(measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time))
+                merged = {key: merge_rounds(results) for key, results in timed.items()}
+                rows.append(BenchRow(name, tuple(shape), mode, merged["ours"], merged["official"], merged["floor"]))
     return rows
 
 
@@ -161,11 +184,11 @@ def target_report(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def describe(threads: int, min_run_time: float, retained_memory: bool = False) -> str:
+def describe(threads: int, min_run_time: float, retained_memory: bool = False, rounds: int = ROUNDS) -> str:
     allocator = "malloc keeps freed memory" if retained_memory else "system malloc defaults"
     return (
         f"torch {torch.__version__}, {threads} thread(s), {platform.machine()} CPU, float32, {allocator}, "
-        f"median ± IQR of blocked_autorange over {min_run_time} s"
+        f"median ± IQR of the blocks of blocked_autorange over {min_run_time} s in each of {rounds} interleaved rounds"
     )
 
 
@@ -184,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--shapes", nargs="+", default=None, help="shapes as N,C,H,W (default: cost.DEFAULT_SHAPES)")
     parser.add_argument("--modes", nargs="+", default=["eval", "train"], choices=["eval", "train"])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--min-run-time", type=float, default=0.3)
+    parser.add_argument("--min-run-time", type=float, default=0.3, help="timed seconds per measurement and round")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds of floor, official, ours")
     parser.add_argument("--readme", action="store_true", help="also write the table into README.md")
     parser.add_argument(
         "--system-malloc", action="store_true", help="keep the allocator's defaults (see cost.retain_freed_memory)"
@@ -192,8 +216,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     retained = not args.system_malloc and retain_freed_memory()
     shapes = DEFAULT_SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes]
-    rows = run(args.names, shapes, args.modes, threads=args.threads, min_run_time=args.min_run_time)
-    text = "\n\n".join([describe(args.threads, args.min_run_time, retained), to_markdown(rows), target_report(rows)])
+    rows = run(
+        args.names, shapes, args.modes, threads=args.threads, min_run_time=args.min_run_time, rounds=args.rounds
+    )
+    text = "\n\n".join([describe(args.threads, args.min_run_time, retained, args.rounds), to_markdown(rows), target_report(rows)])
     print(text)
     if args.readme:
         write_readme(text)

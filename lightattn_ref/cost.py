@@ -271,6 +271,7 @@ class LatencyResult:
         threads: torch intra-op threads used while timing.
         mode: "eval" (inference forward), "train" (forward + backward) or "copy" (the floor).
         shape: shape of the input x.
+        times: the time of one call in each timed block (``runs`` values), for merging results.
     """
 
     median: float
@@ -281,6 +282,7 @@ class LatencyResult:
     mode: str
     shape: Shape
     unit: str = "s"
+    times: tuple[float, ...] = ()
 
     @property
     def median_ms(self) -> float:
@@ -309,6 +311,7 @@ def _time_call(
         threads=threads,
         mode=mode,
         shape=shape,
+        times=tuple(float(t) for t in m.times),
     )
 
 

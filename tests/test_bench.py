@@ -22,6 +22,29 @@ def test_bench_rows_ratios_and_markdown() -> None:
     assert table.count("\n") == 1 + len(rows) and "| sa | (2, 128, 6, 5) | train |" in table
 
 
+def test_merge_rounds_pools_every_timed_block() -> None:
+    from lightattn_ref.cost import LatencyResult
+
+    def result(times: tuple[float, ...]) -> LatencyResult:
+        return LatencyResult(0.0, 0.0, len(times), 10, 2, "eval", (1, 2, 3, 4), times=times)
+
+    merged = bench.merge_rounds([result((1.0, 2.0)), result((3.0,)), result((4.0, 5.0))])
+    assert merged.times == (1.0, 2.0, 3.0, 4.0, 5.0) and merged.runs == 5
+    assert merged.median == 3.0 and merged.iqr == pytest.approx(2.0)  # quartiles 2 and 4 of 1..5
+    assert merged.threads == 2 and merged.mode == "eval" and merged.shape == (1, 2, 3, 4)
+    with pytest.raises(ValueError, match="no rounds"):
+        bench.merge_rounds([])
+
+
+def test_bench_interleaves_rounds() -> None:
+    rows = bench.run(["se"], [(2, 64, 4, 4)], ["eval"], threads=1, min_run_time=0.01, rounds=3)
+    (row,) = rows
+    for result in (row.ours, row.official, row.floor):
+        assert result.runs == len(result.times) >= 3  # at least one timed block per round
+    with pytest.raises(ValueError, match="rounds=0"):
+        bench.run(["se"], [(2, 64, 4, 4)], ["eval"], threads=1, min_run_time=0.01, rounds=0)
+
+
 def test_bench_refuses_a_module_that_differs_from_the_official_code() -> None:
     ours, official = bench.build_pair("eca", 64)
     with torch.no_grad():
@@ -47,5 +70,6 @@ def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
 
 
 def test_describe_names_the_allocator_setting() -> None:
-    assert "malloc keeps freed memory" in bench.describe(2, 0.3, retained_memory=True)
-    assert "system malloc defaults" in bench.describe(2, 0.3)
+    assert "malloc keeps freed memory" in bench.describe(2, 0.3, retained_memory=True, rounds=3)
+    assert "system malloc defaults" in bench.describe(2, 0.3, rounds=3)
+    assert "3 interleaved rounds" in bench.describe(2, 0.3, rounds=3)
