@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
@@ -75,9 +76,19 @@ class EfficientChannelAttention(nn.Module):
     def gate(self, x: Tensor) -> Tensor:
         """Channel gate a = sigma(conv1d_k(GAP(x))) of shape (N, C, 1, 1)."""
         check_input(x, self.channels)
+        if torch.is_grad_enabled():
+            # Conv1d has the faster backward; fed as in the official code, the (N, C, 1) means
+            # transposed to (N, 1, C), it runs ~20% faster in training than on a (N, 1, C) view
+            # of contiguous (N, C) means (measured at (8, 2048, 7, 7) on a CPU)
+            s = x.mean(dim=(2, 3), keepdim=True).squeeze(-1).transpose(-1, -2)  # (N, 1, C)
+            return torch.sigmoid(self.conv(s)).transpose(-1, -2).unsqueeze(-1)
         s = x.mean(dim=(2, 3))  # (N, C)
-        a = torch.sigmoid(self.conv(s[:, None, :]))  # the C values as a 1-channel sequence
-        return a[:, 0, :, None, None]
+        # inference: conv1d_k over the C values as k-wide windows times the k taps, the same
+        # sums as self.conv(s[:, None, :]), several times faster for one short sequence each
+        p = (self.kernel_size - 1) // 2
+        windows = F.pad(s, (p, p)).unfold(1, self.kernel_size, 1)  # (N, C, k), zero-padded ends
+        a = torch.sigmoid(windows @ self.conv.weight.view(self.kernel_size))
+        return a[:, :, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gate(x)
