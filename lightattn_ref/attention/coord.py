@@ -73,10 +73,7 @@ class CoordinateAttention(nn.Module):
         gates come out contiguous with no transposes or copies."""
         n, c, h, w = x.shape
         w1, b1 = self._folded_conv1()
-        # eq. ca-pool as products with averaging vectors: faster on a CPU than mean over an axis
-        z_h = torch.matmul(x, x.new_full((w, 1), 1 / w)).view(n, c, h)
-        z_w = torch.matmul(x.new_full((1, h), 1 / h), x).view(n, c, w)
-        z = torch.cat([z_h, z_w], dim=2)  # (N, C, H + W)
+        z = torch.cat([x.mean(dim=3), x.mean(dim=2)], dim=2)  # (N, C, H + W), eq. ca-pool
         f = F.hardswish(torch.baddbmm(b1[:, None], w1.expand(n, -1, -1), z), inplace=True)  # (N, mip, H + W)
         a_h = self._strip_gate(self.conv_h.weight, self.conv_h.bias, f[:, :, :h])  # (N, C, H)
         a_w = self._strip_gate(self.conv_w.weight, self.conv_w.bias, f[:, :, h:])  # (N, C, W)

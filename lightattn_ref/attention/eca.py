@@ -87,8 +87,8 @@ class EfficientChannelAttention(nn.Module):
         # sums as self.conv(s[:, None, :]), several times faster for one short sequence each
         p = (self.kernel_size - 1) // 2
         windows = F.pad(s, (p, p)).unfold(1, self.kernel_size, 1)  # (N, C, k), zero-padded ends
-        a = torch.sigmoid(windows @ self.conv.weight.view(self.kernel_size))
-        return a[:, :, None, None]
+        a = torch.sigmoid(windows @ self.conv.weight.view(self.kernel_size, 1))  # (N, C, 1)
+        return a[..., None]
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gate(x)
