@@ -84,7 +84,7 @@ class EfficientChannelAttention(nn.Module):
             return torch.sigmoid(self.conv(s)).transpose(-1, -2).unsqueeze(-1)
         s = x.mean(dim=(2, 3))  # (N, C)
         # inference: conv1d_k over the C values as k-wide windows times the k taps, the same
-        # sums as self.conv(s[:, None, :]), several times faster for one short sequence each
+        # sums as self.conv(s[:, None, :]), about twice as fast for one short sequence each
         p = (self.kernel_size - 1) // 2
         windows = F.pad(s, (p, p)).unfold(1, self.kernel_size, 1)  # (N, C, k), zero-padded ends
         a = torch.sigmoid(windows @ self.conv.weight.view(self.kernel_size, 1))  # (N, C, 1)

@@ -150,8 +150,8 @@ class ULSAM(nn.Module):
         return torch.softmax(u.reshape(n, self.groups, h * w), dim=2).reshape(n, self.groups, h, w)
 
     def _depthwise_conv(self, x: Tensor) -> Tensor:
-        """conv_dws(x) as the per-channel multiply-add it is: autograd's backward of a
-        broadcast multiply-add is several times faster on a CPU than a depthwise conv's."""
+        """conv_dws(x) as the per-channel multiply-add it is: on a CPU its backward is faster
+        than a depthwise convolution's (a training step at (8, 256, 56, 56) about 5% faster)."""
         bias = self.conv_dws.bias
         assert bias is not None
         return torch.addcmul(bias.view(1, -1, 1, 1), x, self.conv_dws.weight.view(1, -1, 1, 1))
