@@ -63,6 +63,7 @@ __all__ = [
     "minimal_passes",
     "peak_memory",
     "retain_freed_memory",
+    "trim_heap",
 ]
 
 Shape = tuple[int, ...]
@@ -301,6 +302,7 @@ def _time_call(
     blocked_autorange first runs ``fn`` untimed to choose the block size (calls per timed block,
     so that timer overhead is < 0.01 %); that run is also the warm-up (first-call allocations).
     """
+    trim_heap()  # every measurement starts from the same allocator state
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
     m = timer.blocked_autorange(min_run_time=min_run_time)
     return LatencyResult(
@@ -339,6 +341,24 @@ def retain_freed_memory() -> bool:
     # a fixed mmap threshold serves blocks below it from the heap; a high trim threshold keeps
     # the freed heap instead of shrinking it after every call
     return bool(mallopt(_M_MMAP_THRESHOLD, _MAX_MMAP_THRESHOLD) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def trim_heap() -> bool:
+    """Merge glibc's free heap chunks and give the free pages back to the kernel; True if done.
+
+    While a module runs, small allocations can split the freed block its big output came from,
+    so the next output lands somewhere else and the set of addresses the module touches grows.
+    Which of these states a measurement meets depends on everything that ran before it, and it
+    shows as two clearly different speeds of the same module. Trimming before each timing starts
+    every measurement from the same heap (its warm-up calls fault the pages back in). Returns
+    False without glibc; nothing changes then.
+    """
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    malloc_trim = ctypes.CDLL(None).malloc_trim
+    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    malloc_trim(0)  # returns 1 only if memory was released: both outcomes are a trimmed heap
+    return True
 
 
 def floor_latency(
