@@ -18,7 +18,8 @@ the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerate
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
 The command line first asks glibc to keep freed memory (``cost.retain_freed_memory``, as
 jemalloc or tcmalloc would), so that no module pays page faults on every call; pass
-``--system-malloc`` to time with the allocator's defaults instead.
+``--system-malloc`` to time with the allocator's defaults instead. Every timing starts from a
+trimmed heap (``cost.trim_heap``), whatever ran before it.
 """
 
 from __future__ import annotations
