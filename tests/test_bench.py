@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,26 @@ def test_bench_interleaves_rounds() -> None:
     (row,) = rows
     for result in (row.ours, row.official, row.floor):
         assert result.runs == len(result.times) >= 3  # at least one timed block per round
+    assert len(row.round_speedups) == 3 and all(s > 0 for s in row.round_speedups)
+    assert "| se | (2, 64, 4, 4) | eval |" in bench.to_markdown(rows)
     with pytest.raises(ValueError, match="rounds=0"):
         bench.run(["se"], [(2, 64, 4, 4)], ["eval"], threads=1, min_run_time=0.01, rounds=0)
+
+
+def test_report_calls_slower_only_what_every_round_finds_slower() -> None:
+    from lightattn_ref.cost import LatencyResult
+
+    def row(name: str, speedups: tuple[float, ...], pooled: float) -> bench.BenchRow:
+        timing = LatencyResult(1.0, 0.0, 1, 1, 2, "train", (8, 256, 56, 56))
+        official = dataclasses.replace(timing, median=pooled)  # pooled speed-up = official / ours
+        return bench.BenchRow(name, (8, 256, 56, 56), "train", timing, official, timing, speedups)
+
+    rows = [row("se", (0.9, 1.05, 0.95), 0.97), row("eca", (0.9, 0.95, 0.8), 0.9), row("sa", (1.2, 1.1, 1.3), 1.2)]
+    report = bench.target_report(rows)
+    assert "- slower than the official code in every round: eca (8, 256, 56, 56) train" in report
+    assert "- slower than the official code by the pooled median only, within the rounds' spread: se (8, 256, 56, 56) train" in report
+    line = bench.to_markdown(rows).splitlines()[2]
+    assert line.endswith("| 0.97 | 0.90-1.05 |")  # pooled speed-up, then its range over rounds
 
 
 def test_bench_refuses_a_module_that_differs_from_the_official_code() -> None:
