@@ -5,7 +5,8 @@ loads with ``strict=True``; ``official_options(name, sd)`` recovers C and the op
 the tensor shapes, and ``load_official`` does both. Key layouts (FACTS.md):
 
 - se: the bias-free PyTorch port, ``fc.0.weight`` (C/r, C), ``fc.2.weight`` (C, C/r);
-  our biases are set to zero, which gives the same outputs.
+  ``from_official`` sets our biases to zero, which gives the same outputs, and ``load_official``
+  builds the module without biases.
 - eca: ``conv.weight`` (1, 1, k), same key; the module must be built with that k.
 - cbam: ``ChannelGate.mlp.{1,3}.*``, ``SpatialGate.spatial.conv.weight``, ``SpatialGate.spatial.bn.*``.
 - cbam_channel: the official ChannelGate on its own, ``mlp.{1,3}.*``.
@@ -137,8 +138,16 @@ def _options(name: str, sd: Mapping[str, Tensor], channels: int) -> dict[str, An
 
 def load_official(name: str, state_dict: Mapping[str, Tensor], channels: int) -> nn.Module:
     """Build ``make_attention(name, channels, ...)`` with the options that the official weights
-    imply (r, k or G from their shapes), load them strictly and return the module in eval mode."""
+    imply (r, k or G from their shapes), load them strictly and return the module in eval mode.
+
+    SE is built with ``bias=False``, like the bias-free port: the same outputs, and no zero
+    biases to carry, to fine-tune away from zero, or to pay for in every backward pass.
+    """
     sd = from_official(name, state_dict)
-    module = make_attention(name, channels, **_options(name, sd, channels))
+    options = _options(name, sd, channels)
+    if name == "se":
+        options["bias"] = False
+        sd = {key: value for key, value in sd.items() if not key.endswith(".bias")}  # the zero biases
+    module = make_attention(name, channels, **options)
     module.load_state_dict(sd, strict=True)
     return module.eval()

@@ -110,6 +110,8 @@ def test_load_official_infers_options(name: str) -> None:
     assert not module.training
     if name == "eca":
         assert module.kernel_size == 3  # not psi(256) = 5: the weights decide
+    if name == "se":  # built bias-free, like the port: no bias to carry or to train
+        assert module.fc1.bias is None and module.fc2.bias is None
     x = torch.randn(2, channels, 5, 5)
     official = make_official(name, channels, **CASES[name][2])
     official.load_state_dict(documented_state_dict(name))
