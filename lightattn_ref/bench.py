@@ -26,9 +26,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import platform
 import re
 import statistics
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +161,52 @@ def run(
     return rows
 
 
+def rows_to_json(rows: Sequence[BenchRow]) -> str:
+    """The rows as JSON, for passing results between processes."""
+    return json.dumps([dataclasses.asdict(r) for r in rows])
+
+
+def rows_from_json(text: str) -> list[BenchRow]:
+    def result(d: dict) -> LatencyResult:
+        return LatencyResult(**{**d, "shape": tuple(d["shape"]), "times": tuple(d["times"])})
+
+    return [
+        BenchRow(d["name"], tuple(d["shape"]), d["mode"], result(d["ours"]), result(d["official"]),
+                 result(d["floor"]), tuple(d["round_speedups"]))
+        for d in json.loads(text)
+    ]
+
+
+def merge_processes(runs: Sequence[Sequence[BenchRow]]) -> list[BenchRow]:
+    """One row per (name, shape, mode) from the same rows measured in several processes."""
+    keys = [[(r.name, r.shape, r.mode) for r in rows] for rows in runs]
+    if any(k != keys[0] for k in keys):
+        raise ValueError("every process must report the same rows, in the same order")
+    merged = []
+    for same in zip(*runs):
+        first = same[0]
+        merged.append(BenchRow(
+            first.name, first.shape, first.mode,
+            merge_rounds([r.ours for r in same]), merge_rounds([r.official for r in same]),
+            merge_rounds([r.floor for r in same]), tuple(s for r in same for s in r.round_speedups),
+        ))
+    return merged
+
+
+def run_in_processes(processes: int, argv: Sequence[str]) -> list[BenchRow]:
+    """Run this benchmark's command line ``argv`` in ``processes`` fresh Python processes, one
+    after the other, and merge their rows. A process keeps one allocator and memory layout for
+    its whole life, and on a shared machine some processes run everything slower: pooling
+    several makes a table that no single process's luck decides."""
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(processes):
+            path = Path(folder) / f"rows{i}.json"
+            subprocess.run([sys.executable, "-m", "lightattn_ref.bench", *argv, "--json", str(path)], check=True)
+            runs.append(rows_from_json(path.read_text()))
+    return merge_processes(runs)
+
+
 def _ms(result: LatencyResult) -> str:
     return f"{result.median_ms:.3g} ± {result.iqr_ms:.2g}"
 
@@ -199,11 +249,14 @@ def target_report(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def describe(threads: int, min_run_time: float, retained_memory: bool = False, rounds: int = ROUNDS) -> str:
+def describe(
+    threads: int, min_run_time: float, retained_memory: bool = False, rounds: int = ROUNDS, processes: int = 1
+) -> str:
     allocator = "malloc keeps freed memory" if retained_memory else "system malloc defaults"
     return (
         f"torch {torch.__version__}, {threads} thread(s), {platform.machine()} CPU, float32, {allocator}, "
-        f"median ± IQR of the blocks of blocked_autorange over {min_run_time} s in each of {rounds} interleaved rounds"
+        f"median ± IQR of the blocks of blocked_autorange over {min_run_time} s in each of {rounds} interleaved "
+        f"rounds in each of {processes} process{'es' if processes != 1 else ''}"
     )
 
 
@@ -224,20 +277,45 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--min-run-time", type=float, default=0.3, help="timed seconds per measurement and round")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds of floor, official, ours")
+    parser.add_argument("--processes", type=int, default=1, help="fresh processes to run it in, results pooled")
     parser.add_argument("--readme", action="store_true", help="also write the table into README.md")
     parser.add_argument(
         "--system-malloc", action="store_true", help="keep the allocator's defaults (see cost.retain_freed_memory)"
     )
+    parser.add_argument("--json", type=Path, default=None, help=argparse.SUPPRESS)  # one process's rows
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error(f"--processes={args.processes} must be at least 1")
     retained = not args.system_malloc and retain_freed_memory()
-    shapes = DEFAULT_SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes]
-    rows = run(
-        args.names, shapes, args.modes, threads=args.threads, min_run_time=args.min_run_time, rounds=args.rounds
-    )
-    text = "\n\n".join([describe(args.threads, args.min_run_time, retained, args.rounds), to_markdown(rows), target_report(rows)])
+    if args.processes > 1:
+        inner = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--readme"]
+        rows = run_in_processes(args.processes, _without_option(inner, "--processes"))
+    else:
+        shapes = DEFAULT_SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes]
+        rows = run(
+            args.names, shapes, args.modes, threads=args.threads, min_run_time=args.min_run_time, rounds=args.rounds
+        )
+    if args.json is not None:
+        args.json.write_text(rows_to_json(rows))
+        return
+    caption = describe(args.threads, args.min_run_time, retained, args.rounds, args.processes)
+    text = "\n\n".join([caption, to_markdown(rows), target_report(rows)])
     print(text)
     if args.readme:
         write_readme(text)
+
+
+def _without_option(argv: Sequence[str], option: str) -> list[str]:
+    """``argv`` without ``option`` and its value (``--option V`` or ``--option=V``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":

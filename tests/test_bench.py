@@ -92,3 +92,36 @@ def test_describe_names_the_allocator_setting() -> None:
     assert "malloc keeps freed memory" in bench.describe(2, 0.3, retained_memory=True, rounds=3)
     assert "system malloc defaults" in bench.describe(2, 0.3, rounds=3)
     assert "3 interleaved rounds" in bench.describe(2, 0.3, rounds=3)
+
+
+def _row(name: str, ours_times: tuple[float, ...], speedups: tuple[float, ...]) -> bench.BenchRow:
+    from lightattn_ref.cost import LatencyResult
+
+    def result(times: tuple[float, ...], mode: str) -> LatencyResult:
+        return LatencyResult(sorted(times)[len(times) // 2], 0.0, len(times), 3, 2, mode, (2, 64, 4, 4), times=times)
+
+    return bench.BenchRow(name, (2, 64, 4, 4), "eval", result(ours_times, "eval"), result((2.0,), "eval"),
+                          result((1.0,), "copy"), speedups)
+
+
+def test_rows_survive_json() -> None:
+    rows = [_row("se", (1.0, 1.5), (1.1, 0.9)), _row("eca", (2.0,), (1.0,))]
+    assert bench.rows_from_json(bench.rows_to_json(rows)) == rows
+
+
+def test_merge_processes_pools_blocks_and_rounds() -> None:
+    first = [_row("se", (1.0, 1.2), (1.1, 0.9)), _row("eca", (2.0,), (1.0,))]
+    second = [_row("se", (3.0,), (0.5,)), _row("eca", (2.2, 2.4), (1.2, 1.3))]
+    se, eca = bench.merge_processes([first, second])
+    assert se.name == "se" and se.ours.times == (1.0, 1.2, 3.0) and se.ours.median == 1.2
+    assert se.round_speedups == (1.1, 0.9, 0.5) and eca.ours.runs == 3
+    with pytest.raises(ValueError, match="same rows"):
+        bench.merge_processes([first, second[:1]])
+
+
+def test_processes_option_runs_separate_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(["--names", "se", "--shapes", "2,64,4,4", "--modes", "eval", "--threads", "1",
+                "--min-run-time", "0.01", "--rounds", "1", "--processes", "2"])
+    out = capsys.readouterr().out
+    assert "in each of 1 interleaved rounds in each of 2 processes" in out
+    assert out.count("| se | (2, 64, 4, 4) | eval |") == 1
