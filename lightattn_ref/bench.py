@@ -13,8 +13,9 @@ same weights into our module with ``from_official``, asserts that both give the 
 The three are timed in ``rounds`` interleaved rounds (floor, official, ours, floor, ...), so
 that a slow spell of a shared machine hits all three alike rather than one of them; each
 result pools the timed blocks of all rounds. It prints a markdown table of medians with their
-spreads (IQR) and of the ratios ours / floor and official / ours. ``--readme`` also writes the table into README.md between
-the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
+spreads (IQR) and of the ratios ours / floor and official / ours. ``--readme`` also writes the
+table into README.md between the ``bench:start`` / ``bench:end`` markers, so the numbers there
+are regenerated, not typed.
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
 The command line first asks glibc to keep freed memory (``cost.retain_freed_memory``, as
 jemalloc or tcmalloc would), so that no module pays page faults on every call; pass
@@ -148,16 +149,16 @@ def run(
             ours, official = build_pair(name, shape[1])
             assert_same_outputs(ours, official, shape)
             for mode in modes:
-                timed: dict[str, list[LatencyResult]] = {"floor": [], "official": [], "ours": []}
+                each_round = []
                 for _ in range(rounds):
-                    timed["floor"].append(floor_latency(shape, threads=threads, min_run_time=min_run_time))
-                    for key, module in (("official", official), ("ours", ours)):
-                        timed[key].append(measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time))
-                merged = {key: merge_rounds(results) for key, results in timed.items()}
-                speedups = tuple(o.median / u.median for o, u in zip(timed["official"], timed["ours"]))
-                rows.append(
-                    BenchRow(name, tuple(shape), mode, merged["ours"], merged["official"], merged["floor"], speedups)
-                )
+                    floor = floor_latency(shape, threads=threads, min_run_time=min_run_time)
+                    timed = [
+                        measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time)
+                        for module in (official, ours)
+                    ]
+                    speedup = timed[0].median / timed[1].median
+                    each_round.append(BenchRow(name, tuple(shape), mode, timed[1], timed[0], floor, (speedup,)))
+                rows.append(merge_rows(each_round))
     return rows
 
 
@@ -177,20 +178,23 @@ def rows_from_json(text: str) -> list[BenchRow]:
     ]
 
 
+def merge_rows(same: Sequence[BenchRow]) -> BenchRow:
+    """One row from rows of the same (name, shape, mode) measured in several rounds or processes:
+    their timed blocks pooled and their per-round speed-ups kept."""
+    first = same[0]
+    return BenchRow(
+        first.name, first.shape, first.mode,
+        merge_rounds([r.ours for r in same]), merge_rounds([r.official for r in same]),
+        merge_rounds([r.floor for r in same]), tuple(s for r in same for s in r.round_speedups),
+    )
+
+
 def merge_processes(runs: Sequence[Sequence[BenchRow]]) -> list[BenchRow]:
     """One row per (name, shape, mode) from the same rows measured in several processes."""
     keys = [[(r.name, r.shape, r.mode) for r in rows] for rows in runs]
     if any(k != keys[0] for k in keys):
         raise ValueError("every process must report the same rows, in the same order")
-    merged = []
-    for same in zip(*runs):
-        first = same[0]
-        merged.append(BenchRow(
-            first.name, first.shape, first.mode,
-            merge_rounds([r.ours for r in same]), merge_rounds([r.official for r in same]),
-            merge_rounds([r.floor for r in same]), tuple(s for r in same for s in r.round_speedups),
-        ))
-    return merged
+    return [merge_rows(same) for same in zip(*runs)]
 
 
 def run_in_processes(processes: int, argv: Sequence[str]) -> list[BenchRow]:

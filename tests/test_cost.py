@@ -354,26 +354,32 @@ print(applied, faults())
 """
 
 
-def test_retain_freed_memory_ends_page_faults_on_reallocation() -> None:
-    import platform
+def _printed_by(script: str) -> list[str]:
+    """The words ``script`` prints when run in a fresh Python process, with a fresh malloc."""
     import subprocess
     import sys
 
-    if platform.libc_ver()[0] != "glibc":  # the other branch is also tested below
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_retain_freed_memory_ends_page_faults_on_reallocation() -> None:
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":  # the no-glibc branch: test_allocator_calls_are_no_ops_without_glibc
         assert not retain_freed_memory()
         return
-    out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS], capture_output=True, text=True, check=True).stdout
-    applied, faults = out.split()
+    applied, faults = _printed_by(_PAGE_FAULTS)
     # by default glibc often returns such blocks to the kernel and faults their ~12,000 pages
     # of 4 KiB in again on every round; with the memory retained, the rounds reuse it
     assert applied == "True" and int(faults) < 100
 
 
-def test_retain_freed_memory_is_a_no_op_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("allocator_call", [retain_freed_memory, trim_heap])
+def test_allocator_calls_are_no_ops_without_glibc(monkeypatch: pytest.MonkeyPatch, allocator_call) -> None:
     import platform
 
     monkeypatch.setattr(platform, "libc_ver", lambda *args, **kwargs: ("", ""))
-    assert retain_freed_memory() is False
+    assert allocator_call() is False
 
 
 _TRIM = """
@@ -393,21 +399,11 @@ print(trimmed, kept - resident_mb())
 
 def test_trim_heap_returns_the_freed_heap_to_the_kernel() -> None:
     import platform
-    import subprocess
-    import sys
 
-    if platform.libc_ver()[0] != "glibc":  # the other branch is also tested below
+    if platform.libc_ver()[0] != "glibc":  # the no-glibc branch: test_allocator_calls_are_no_ops_without_glibc
         assert not trim_heap()
         return
-    out = subprocess.run([sys.executable, "-c", _TRIM], capture_output=True, text=True, check=True).stdout
-    trimmed, released_mb = out.split()
+    trimmed, released_mb = _printed_by(_TRIM)
     # retained, the 64 MB stay resident after the tensors are freed; the trim gives them back,
     # so the next timing starts from a heap in the same state whatever ran before
     assert trimmed == "True" and float(released_mb) > 48
-
-
-def test_trim_heap_is_a_no_op_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
-    import platform
-
-    monkeypatch.setattr(platform, "libc_ver", lambda *args, **kwargs: ("", ""))
-    assert trim_heap() is False
