@@ -291,25 +291,60 @@ def test_inplace_max_pool_equals_pytorch(shape: tuple[int, ...]) -> None:
     assert torch.equal(max_pool_3x3_(z.clone()), expected)
 
 
+def official_pair(name: str, **opts: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Our module with random weights and the official transcription holding the same weights."""
+    from lightattn_ref.convert import to_official
+    from lightattn_ref.official import make_official
+
+    ours = randomize(make_attention(name, 80 if name == "sa" else 64, **opts))
+    official = make_official(name, ours.channels, **opts)
+    official.load_state_dict(to_official(name, ours.state_dict()) if name != "se" else
+                             {"fc.0.weight": ours.fc1.weight, "fc.2.weight": ours.fc2.weight})
+    if name == "se":  # the official port has no biases
+        with torch.no_grad():
+            ours.fc1.bias.zero_(), ours.fc2.bias.zero_()
+    return ours, official
+
+
+# odd G takes SA's general path, even G its shuffled-layout path
+PAIR_OPTIONS = {"sa": [{"groups": 5}, {"groups": 8}], "eca": [{"kernel_size": 5}]}
+
+
 @pytest.mark.parametrize("name", ATTENTION_NAMES)
 @pytest.mark.parametrize("grad", [True, False])
 def test_fast_paths_match_official(name: str, grad: bool) -> None:
     """Inference (no-grad, in-place) and autograd paths both equal the official transcription."""
-    from lightattn_ref.convert import to_official
-    from lightattn_ref.official import make_official
-
-    options = {"sa": {"groups": 5}, "eca": {"kernel_size": 5}}.get(name, {})  # odd G: SA's general path
-    for opts in (options, {"groups": 8} if name == "sa" else options):
-        ours = randomize(make_attention(name, 80 if name == "sa" else 64, **opts)).eval()
-        official = make_official(name, ours.channels, **opts).eval()
-        official.load_state_dict(to_official(name, ours.state_dict()) if name != "se" else
-                                 {"fc.0.weight": ours.fc1.weight, "fc.2.weight": ours.fc2.weight})
-        if name == "se":
-            with torch.no_grad():
-                ours.fc1.bias.zero_(), ours.fc2.bias.zero_()
+    for opts in PAIR_OPTIONS.get(name, [{}]):
+        ours, official = (m.eval() for m in official_pair(name, **opts))
         x = torch.randn(3, ours.channels, 9, 7)
         with torch.set_grad_enabled(grad):
             torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_training_gradients_match_official(name: str) -> None:
+    """Train mode: the gradients of x and of every parameter equal the official code's."""
+    from lightattn_ref.convert import to_official
+
+    for opts in PAIR_OPTIONS.get(name, [{}]):
+        ours, official = (m.train() for m in official_pair(name, **opts))
+        x = torch.randn(3, ours.channels, 9, 7, requires_grad=True)
+        weight = torch.randn(x.shape)  # a loss whose gradient differs at every output element
+
+        def gradients(module: torch.nn.Module) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            params = dict(module.named_parameters())
+            g_x, *g_params = torch.autograd.grad((module(x) * weight).sum(), [x, *params.values()])
+            return g_x, dict(zip(params, g_params))
+
+        (ours_x, ours_params), (official_x, official_params) = gradients(ours), gradients(official)
+        torch.testing.assert_close(ours_x, official_x, rtol=1e-5, atol=1e-5)
+        if name == "se":
+            ours_params = {"fc.0.weight": ours_params["fc1.weight"], "fc.2.weight": ours_params["fc2.weight"]}
+        else:
+            ours_params = to_official(name, ours_params)
+        assert ours_params.keys() == official_params.keys()
+        for key, grad in official_params.items():
+            torch.testing.assert_close(ours_params[key], grad, rtol=1e-4, atol=1e-4, msg=lambda m: f"{key}: {m}")
 
 
 def literal_pooled_pointwise(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,

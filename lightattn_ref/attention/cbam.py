@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_batchnorm_values, check_input, check_positive_int, check_reduction
+from ._pool import mean_over
 
 
 def max_keepdim(x: Tensor, dim: int) -> Tensor:
@@ -62,7 +63,7 @@ class ChannelGate(nn.Module):
     def gate(self, x: Tensor) -> Tensor:
         """a_c of eq. cbam-channel, shape (N, C, 1, 1)."""
         check_input(x, self.channels)
-        avg = x.mean(dim=(2, 3))
+        avg = mean_over(x, [2, 3])
         mx = max_keepdim(x.flatten(2), 2)[:, :, 0]
         return torch.sigmoid(self.mlp(avg) + self.mlp(mx))[:, :, None, None]
 
@@ -99,7 +100,7 @@ class SpatialGate(nn.Module):
         check_batchnorm_values(
             self.training, x.shape[0] * x.shape[2] * x.shape[3], "CBAM's spatial BatchNorm", list(x.shape)
         )
-        pooled = torch.cat([max_keepdim(x, 1), x.mean(dim=1, keepdim=True)], dim=1)
+        pooled = torch.cat([max_keepdim(x, 1), mean_over(x, [1], keepdim=True)], dim=1)
         return torch.sigmoid(self.bn(self.conv(pooled)))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
+from ._pool import mean_over
 
 
 class CoordinateAttention(nn.Module):
@@ -61,8 +62,8 @@ class CoordinateAttention(nn.Module):
 
     def _gates_conv(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = x.shape[2]
-        z_h = x.mean(dim=3, keepdim=True)  # (N, C, H, 1), eq. ca-pool
-        z_w = x.mean(dim=2, keepdim=True).transpose(2, 3)  # (N, C, W, 1)
+        z_h = mean_over(x, [3], keepdim=True)  # (N, C, H, 1), eq. ca-pool
+        z_w = mean_over(x, [2], keepdim=True).transpose(2, 3)  # (N, C, W, 1)
         f = F.hardswish(self.bn1(self.conv1(torch.cat([z_h, z_w], dim=2))))
         # transposing the small strip before conv_w makes a^w come out contiguous
         return torch.sigmoid(self.conv_h(f[:, :, :h])), torch.sigmoid(self.conv_w(f[:, :, h:].transpose(2, 3)))
@@ -73,7 +74,7 @@ class CoordinateAttention(nn.Module):
         gates come out contiguous with no transposes or copies."""
         n, c, h, w = x.shape
         w1, b1 = self._folded_conv1()
-        z = torch.cat([x.mean(dim=3), x.mean(dim=2)], dim=2)  # (N, C, H + W), eq. ca-pool
+        z = torch.cat([mean_over(x, [3]), mean_over(x, [2])], dim=2)  # (N, C, H + W), eq. ca-pool
         f = F.hardswish(torch.baddbmm(b1[:, None], w1.expand(n, -1, -1), z), inplace=True)  # (N, mip, H + W)
         a_h = self._strip_gate(self.conv_h.weight, self.conv_h.bias, f[:, :, :h])  # (N, C, H)
         a_w = self._strip_gate(self.conv_w.weight, self.conv_w.bias, f[:, :, h:])  # (N, C, W)

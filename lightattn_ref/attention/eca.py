@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
+from ._pool import mean_over
 
 
 def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
@@ -80,9 +81,9 @@ class EfficientChannelAttention(nn.Module):
             # Conv1d has the faster backward; fed as in the official code, the (N, C, 1) means
             # transposed to (N, 1, C), it runs ~20% faster in training than on a (N, 1, C) view
             # of contiguous (N, C) means (measured at (8, 2048, 7, 7) on a CPU)
-            s = x.mean(dim=(2, 3), keepdim=True).squeeze(-1).transpose(-1, -2)  # (N, 1, C)
+            s = mean_over(x, [2, 3], keepdim=True).squeeze(-1).transpose(-1, -2)  # (N, 1, C)
             return torch.sigmoid(self.conv(s)).transpose(-1, -2).unsqueeze(-1)
-        s = x.mean(dim=(2, 3))  # (N, C)
+        s = mean_over(x, [2, 3])  # (N, C)
         # inference: conv1d_k over the C values as k-wide windows times the k taps, the same
         # sums as self.conv(s[:, None, :]), about twice as fast for one short sequence each
         p = (self.kernel_size - 1) // 2

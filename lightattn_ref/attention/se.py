@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int, check_reduction
+from ._pool import mean_over
 
 
 class SqueezeExcitation(nn.Module):
@@ -42,7 +43,7 @@ class SqueezeExcitation(nn.Module):
         """Channel gate a = sigma(W2 delta(W1 GAP(x))) of shape (N, C, 1, 1), values in (0, 1)."""
         check_input(x, self.channels)
         n, c = x.shape[:2]
-        s = x.mean(dim=(2, 3))  # squeeze; a mean over axes is cheaper than AdaptiveAvgPool2d
+        s = mean_over(x, [2, 3])  # squeeze; a mean over axes is cheaper than AdaptiveAvgPool2d
         a = torch.sigmoid(self.fc2(torch.relu(self.fc1(s))))  # excite
         return a.view(n, c, 1, 1)  # one view: fewer autograd nodes than a[:, :, None, None]
 

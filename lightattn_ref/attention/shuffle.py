@@ -12,12 +12,13 @@ GroupNorm with one channel per group, i.e. each channel standardised over its ow
 Parameters: 6m = 3C/G. Initial values as in the official code: w = 0, b = 1, so every gate
 starts at sigma(1).
 
-At inference ``ShuffleAttention`` folds the spatial half's affine into GroupNorm's own (one
-GroupNorm call gives w_s * GN(x) + b_s) and writes the gated values directly in the shuffled
-channel order, so the concatenation and the shuffle cost no extra copy of x. With autograd on,
-it runs the literal sequence, whose GroupNorm has a fused backward pass. The literal sequence
-of the official code (reshape, chunk, pool, GroupNorm, cat, shuffle) is kept in
-``lightattn_ref.official.ShuffleAttention``; tests assert both give the same outputs.
+``ShuffleAttention`` folds the spatial half's affine into GroupNorm's own (one GroupNorm call
+gives w_s * GN(x) + b_s, a pass over the half saved in both directions of training). At
+inference it writes the gated values directly in the shuffled channel order, so the
+concatenation and the shuffle cost no extra copy of x; with autograd on, one ``torch.stack``
+writes them in that order, one copy where concatenation and shuffle make two. The literal
+sequence of the official code (reshape, chunk, pool, GroupNorm, cat, shuffle) is kept in
+``lightattn_ref.official.SALayer``; tests assert both give the same outputs and gradients.
 
 ``ShuffleAttentionConv`` is the seed blog's variant: the two affines become full 1x1
 convolutions Conv2d(m, m, 1) (2 m^2 + 4m parameters), which mix channels within a half.
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
+from ._pool import mean_over
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -83,7 +85,7 @@ class ShuffleAttention(nn.Module):
 
     def _channel_gate(self, x0: Tensor) -> Tensor:
         """sigma(w_c * GAP(x0) + b_c) of shape (N*G, m, 1, 1), eq. sa-channel."""
-        return torch.sigmoid(self.cweight * x0.mean(dim=(2, 3), keepdim=True) + self.cbias)
+        return torch.sigmoid(self.cweight * mean_over(x0, [2, 3], keepdim=True) + self.cbias)
 
     def _spatial_logits(self, x1: Tensor) -> Tensor:
         """w_s * GN(x1) + b_s of eq. sa-spatial as one GroupNorm call, shape (N*G, m, H, W).
@@ -96,18 +98,36 @@ class ShuffleAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.channels)
-        if torch.is_grad_enabled() or self.groups % 2 == 1:
-            return self._literal(x)  # GroupNorm's fused backward; odd G has no shuffled 7-D view
+        if self.groups % 2 == 1:
+            return self._concat_shuffle(x)  # odd G has no shuffled 7-D view
+        if torch.is_grad_enabled():
+            return self._stack_shuffled(x)
         return self._gate_into_shuffled(x)
 
-    def _literal(self, x: Tensor) -> Tensor:
-        """The official sequence: fold groups, gate each half, concatenate, shuffle."""
-        n, c, h, w = x.shape
+    def _gated_halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x0 ⊙ channel gate and x1 ⊙ spatial gate (eqs. sa-channel, sa-spatial), each (N*G, m, H, W)."""
         x0, x1 = self._halves(x)
-        channel = self._channel_gate(x0)
-        spatial = torch.sigmoid(self.sweight * self.gn(x1) + self.sbias)
-        out = torch.cat([x0 * channel, x1 * spatial], dim=1).reshape(n, c, h, w)
-        return channel_shuffle(out, 2)
+        return x0 * self._channel_gate(x0), x1 * torch.sigmoid(self._spatial_logits(x1))
+
+    def _concat_shuffle(self, x: Tensor) -> Tensor:
+        """The official order: concatenate the gated halves, then shuffle (eq. sa-shuffle)."""
+        n, c, h, w = x.shape
+        return channel_shuffle(torch.cat(self._gated_halves(x), dim=1).reshape(n, c, h, w), 2)
+
+    def _stack_shuffled(self, x: Tensor) -> Tensor:
+        """Autograd path (G even): one stack writes both gated halves in the shuffled order.
+
+        Channel i of half ``half`` of group (s, g') goes to output channel (g', half, i, s), as
+        in ``_gate_into_shuffled``. Viewing each (N*G, m, H, W) half as (N, s, g', m, H, W) and
+        moving s behind i makes ``torch.stack(..., dim=2)`` produce exactly that layout: one
+        copy forward and none backward, where cat and shuffle make two copies in each direction.
+        """
+        n, c, h, w = x.shape
+        g2, m = self.groups // 2, self.half
+        channel, spatial = self._gated_halves(x)
+        channel = channel.view(n, 2, g2, m, h, w).permute(0, 2, 3, 1, 4, 5)
+        spatial = spatial.view(n, 2, g2, m, h, w).permute(0, 2, 3, 1, 4, 5)
+        return torch.stack([channel, spatial], dim=2).view(n, c, h, w)
 
     def _gate_into_shuffled(self, x: Tensor) -> Tensor:
         """Inference fast path (G even): write each half straight into its shuffled place.
@@ -168,7 +188,7 @@ class ShuffleAttentionConv(nn.Module):
         return x0, x1
 
     def _gates(self, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
-        channel = torch.sigmoid(self.channel_conv(x0.mean(dim=(2, 3), keepdim=True)))  # eq. sa-channel
+        channel = torch.sigmoid(self.channel_conv(mean_over(x0, [2, 3], keepdim=True)))  # eq. sa-channel
         spatial = torch.sigmoid(self.spatial_conv(self.gn(x1)))  # eq. sa-spatial
         return channel, spatial
 
