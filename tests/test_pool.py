@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lightattn_ref import ATTENTION_NAMES, make_attention
-from lightattn_ref.attention._pool import mean_over
+from lightattn_ref.attention.pool import mean_over
 
 DIMS = [([2, 3], False), ([2, 3], True), ([1], True), ([3], False), ([2], True)]
 
@@ -60,6 +60,12 @@ def test_no_module_trains_through_a_dense_mean_gradient(name: str) -> None:
     assert not any(n.startswith("MeanBackward") for n in nodes), sorted(nodes)
     if name != "ulsam":  # ULSAM pools with a max and a softmax, no average
         assert any(n.startswith("SumBackward") for n in nodes), sorted(nodes)
+
+
+def test_mean_over_refuses_an_empty_dims_list() -> None:
+    """``sum(dim=[])`` would reduce every axis while the count stayed 1: a silently wrong mean."""
+    with pytest.raises(ValueError, match=r"dims must name at least one axis"):
+        mean_over(torch.randn(2, 3), [])
 
 
 def test_mean_over_scripts() -> None:

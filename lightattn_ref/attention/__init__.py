@@ -1,8 +1,9 @@
-"""The six attention module families, one per file."""
+"""The six attention module families, one per file, and the average pooling they share."""
 
 from .cbam import CBAM, ChannelGate, SpatialGate
 from .coord import CoordinateAttention
 from .eca import EfficientChannelAttention, eca_kernel_size
+from .pool import mean_over
 from .se import SqueezeExcitation
 from .shuffle import ShuffleAttention, ShuffleAttentionConv, channel_shuffle
 from .ulsam import ULSAM
@@ -19,4 +20,5 @@ __all__ = [
     "ULSAM",
     "channel_shuffle",
     "eca_kernel_size",
+    "mean_over",
 ]

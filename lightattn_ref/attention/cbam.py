@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_batchnorm_values, check_input, check_positive_int, check_reduction
-from ._pool import mean_over
+from .pool import mean_over
 
 
 def max_keepdim(x: Tensor, dim: int) -> Tensor:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
-from ._pool import mean_over
+from .pool import mean_over
 
 
 class CoordinateAttention(nn.Module):

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
-from ._pool import mean_over
+from .pool import mean_over
 
 
 def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int, check_reduction
-from ._pool import mean_over
+from .pool import mean_over
 
 
 class SqueezeExcitation(nn.Module):

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_input, check_positive_int
-from ._pool import mean_over
+from .pool import mean_over
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:

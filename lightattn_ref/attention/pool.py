@@ -1,7 +1,8 @@
 """The average pooling shared by the attention modules, written for a cheap backward pass.
 
-``x.mean(dims)`` and ``x.sum(dims) / count`` give the same numbers (PyTorch computes a mean
-on the CPU as exactly that sum and division), but their backward passes differ. The gradient
+``x.mean(dims)`` and ``x.sum(dims) / count`` give the same numbers (for float32 and float64 on
+the CPU, PyTorch computes a mean as exactly that sum and division), but their backward passes
+differ. The gradient
 of a sum with respect to x is the output gradient broadcast over the pooled axes, which
 PyTorch returns as a view that costs nothing. The gradient of a mean is that broadcast
 divided by the count, which writes a new tensor the size of x. Dividing the small pooled
@@ -22,6 +23,8 @@ def mean_over(x: Tensor, dims: List[int], keepdim: bool = False) -> Tensor:
     Args:
         x: any tensor. dims: the axes to average over. keepdim: keep them as size-1 axes.
     """
+    if len(dims) == 0:
+        raise ValueError("dims must name at least one axis to average over; got []")
     count = 1
     for d in dims:
         count *= x.shape[d]
