@@ -3,7 +3,7 @@
 Run ``python -m lightattn_ref.bench`` (``--help`` for options). For every module and shape it
 builds the official transcription (``lightattn_ref.official``) with random weights, loads the
 same weights into our module with ``from_official``, asserts that both give the same output
-(to 1e-5), and then times, in one run and with an explicit thread count:
+(to 1e-5; in train mode also the same gradient of x), and then times, in one run and with an explicit thread count:
 
 - eval: a forward pass under ``torch.inference_mode``;
 - train: a forward + backward pass;
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .convert import load_official
 from .cost import DEFAULT_SHAPES, LatencyResult, floor_latency, measure_latency, retain_freed_memory
@@ -105,17 +105,37 @@ def build_pair(name: str, channels: int, seed: int = 0) -> tuple[nn.Module, nn.M
 
 
 def assert_same_outputs(ours: nn.Module, official: nn.Module, shape: Sequence[int]) -> float:
-    """Largest absolute difference of ours and official on one random x, in eval and train mode; raises if above 1e-5."""
-    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
-    worst = 0.0
-    for training in (False, True):
-        ours.train(training), official.train(training)
-        with torch.no_grad():
-            worst = max(worst, (ours(x) - official(x)).abs().max().item())
+    """Largest difference of ours and official on the paths the benchmark times; raises if above 1e-5.
+
+    Eval mode compares the outputs without autograd. Train mode runs with autograd on, as the
+    timed forward + backward pass does, and compares the outputs and the gradients of x for a
+    random output gradient. Outputs are compared absolutely; a gradient relative to its scale,
+    the larger of 1 and its largest magnitude (CBAM's max branch sends gradients of tens to
+    single elements, where float rounding alone exceeds 1e-5).
+    """
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(*shape, generator=gen)
+    grad_out = torch.randn(*shape, generator=gen)
     ours.eval(), official.eval()
+    with torch.no_grad():
+        worst = (ours(x) - official(x)).abs().max().item()
+    ours.train(), official.train()
+    (y_ours, grad_ours), (y_official, grad_official) = (_train_step(m, x, grad_out) for m in (ours, official))
+    ours.eval(), official.eval()
+    worst = max(worst, (y_ours - y_official).abs().max().item())
+    scale = max(1.0, grad_official.abs().max().item())
+    worst = max(worst, (grad_ours - grad_official).abs().max().item() / scale)
     if not worst <= 1e-5:
         raise AssertionError(f"{type(ours).__name__} differs from the official code by {worst:.3g} at {tuple(shape)}")
     return worst
+
+
+def _train_step(module: nn.Module, x: Tensor, grad_out: Tensor) -> tuple[Tensor, Tensor]:
+    """Output and gradient of x of one forward + backward pass with autograd on."""
+    x = x.clone().requires_grad_()
+    y = module(x)
+    (grad_x,) = torch.autograd.grad(y, x, grad_out)
+    return y.detach(), grad_x
 
 
 def merge_rounds(results: Sequence[LatencyResult]) -> LatencyResult:
