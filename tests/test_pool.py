@@ -19,6 +19,15 @@ def test_mean_over_equals_mean_bitwise(dims: list[int], keepdim: bool) -> None:
     assert torch.equal(mean_over(x, dims, keepdim), x.mean(dim=dims, keepdim=keepdim))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_mean_over_equals_mean_bitwise_in_other_precisions(dtype: torch.dtype) -> None:
+    """Half-precision means round once, from a float32 sum, as PyTorch's own do."""
+    x = (torch.randn(4, 64, 13, 11) * 3 + 1).to(dtype)
+    got = mean_over(x, [2, 3])
+    assert got.dtype == dtype
+    assert torch.equal(got, x.mean(dim=(2, 3)))
+
+
 @pytest.mark.parametrize("dims,keepdim", DIMS)
 def test_mean_over_gradient_equals_mean_gradient(dims: list[int], keepdim: bool) -> None:
     x = torch.randn(3, 5, 7, 6, requires_grad=True)

@@ -1,8 +1,8 @@
 """The average pooling shared by the attention modules, written for a cheap backward pass.
 
-``x.mean(dims)`` and ``x.sum(dims) / count`` give the same numbers (for float32 and float64 on
-the CPU, PyTorch computes a mean as exactly that sum and division), but their backward passes
-differ. The gradient
+``x.mean(dims)`` and ``x.sum(dims) / count`` give the same numbers (on the CPU, PyTorch computes
+a mean as exactly that sum and division, in float32 for float16 and bfloat16 inputs), but
+their backward passes differ. The gradient
 of a sum with respect to x is the output gradient broadcast over the pooled axes, which
 PyTorch returns as a view that costs nothing. The gradient of a mean is that broadcast
 divided by the count, which writes a new tensor the size of x. Dividing the small pooled
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import List
 
+import torch
 from torch import Tensor
 
 
@@ -28,5 +29,8 @@ def mean_over(x: Tensor, dims: List[int], keepdim: bool = False) -> Tensor:
     count = 1
     for d in dims:
         count *= x.shape[d]
+    # half-precision means are summed and divided in float32, rounded once, as PyTorch's are
+    low_precision = x.dtype == torch.float16 or x.dtype == torch.bfloat16
+    total = x.sum(dim=dims, keepdim=keepdim, dtype=torch.float32 if low_precision else None)
     # in place on the small sum: the division's backward divides the small gradient only
-    return x.sum(dim=dims, keepdim=keepdim).div_(count)
+    return total.div_(count).to(x.dtype)
