@@ -3,7 +3,8 @@
 Run ``python -m lightattn_ref.bench`` (``--help`` for options). For every module and shape it
 builds the official transcription (``lightattn_ref.official``) with random weights, loads the
 same weights into our module with ``from_official``, asserts that both give the same output
-(to 1e-5; in train mode also the same gradient of x), and then times, in one run and with an explicit thread count:
+(to 1e-5; in train mode also the same gradient of x), and then times, in one run and with an
+explicit thread count:
 
 - eval: a forward pass under ``torch.inference_mode``;
 - train: a forward + backward pass;

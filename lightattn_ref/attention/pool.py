@@ -2,12 +2,11 @@
 
 ``x.mean(dims)`` and ``x.sum(dims) / count`` give the same numbers (on the CPU, PyTorch computes
 a mean as exactly that sum and division, in float32 for float16 and bfloat16 inputs), but
-their backward passes differ. The gradient
-of a sum with respect to x is the output gradient broadcast over the pooled axes, which
-PyTorch returns as a view that costs nothing. The gradient of a mean is that broadcast
-divided by the count, which writes a new tensor the size of x. Dividing the small pooled
-tensor instead removes a full pass over memory from every training step of SE, ECA, CBAM,
-SA and Coordinate Attention.
+their backward passes differ. The gradient of a sum with respect to x is the output gradient
+broadcast over the pooled axes, which PyTorch returns as a view that costs nothing. The
+gradient of a mean is that broadcast divided by the count, which writes a new tensor the size
+of x. Dividing the small pooled tensor instead removes a full pass over memory from every
+training step of SE, ECA, CBAM, SA and Coordinate Attention.
 """
 
 from __future__ import annotations

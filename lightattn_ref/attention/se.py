@@ -43,7 +43,7 @@ class SqueezeExcitation(nn.Module):
         """Channel gate a = sigma(W2 delta(W1 GAP(x))) of shape (N, C, 1, 1), values in (0, 1)."""
         check_input(x, self.channels)
         n, c = x.shape[:2]
-        s = mean_over(x, [2, 3])  # squeeze; a mean over axes is cheaper than AdaptiveAvgPool2d
+        s = mean_over(x, [2, 3])  # squeeze; cheaper than AdaptiveAvgPool2d, and its gradient is a view
         a = torch.sigmoid(self.fc2(torch.relu(self.fc1(s))))  # excite
         return a.view(n, c, 1, 1)  # one view: fewer autograd nodes than a[:, :, None, None]
 
