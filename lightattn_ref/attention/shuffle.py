@@ -46,6 +46,13 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
+def _group_halves(x: Tensor, groups: int) -> tuple[Tensor, Tensor]:
+    """Fold the groups into the batch and split each group: two (N*G, C/(2G), H, W) views of x."""
+    n, c, h, w = x.shape
+    x0, x1 = x.reshape(n * groups, c // groups, h, w).chunk(2, dim=1)
+    return x0, x1
+
+
 def _check_groups(channels: int, groups: int) -> int:
     check_positive_int("groups", groups)
     if channels % (2 * groups) != 0:
@@ -77,12 +84,6 @@ class ShuffleAttention(nn.Module):
         self.sbias = nn.Parameter(torch.ones(1, m, 1, 1))
         self.gn = nn.GroupNorm(m, m)  # one channel per group: per-channel spatial standardisation
 
-    def _halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Fold the groups into the batch and split each group: two (N*G, m, H, W) views of x."""
-        n, _, h, w = x.shape
-        x0, x1 = x.reshape(n * self.groups, 2 * self.half, h, w).chunk(2, dim=1)
-        return x0, x1
-
     def _channel_gate(self, x0: Tensor) -> Tensor:
         """sigma(w_c * GAP(x0) + b_c) of shape (N*G, m, 1, 1), eq. sa-channel."""
         return torch.sigmoid(self.cweight * mean_over(x0, [2, 3], keepdim=True) + self.cbias)
@@ -106,7 +107,7 @@ class ShuffleAttention(nn.Module):
 
     def _gated_halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x0 ⊙ channel gate and x1 ⊙ spatial gate (eqs. sa-channel, sa-spatial), each (N*G, m, H, W)."""
-        x0, x1 = self._halves(x)
+        x0, x1 = _group_halves(x, self.groups)
         return x0 * self._channel_gate(x0), x1 * torch.sigmoid(self._spatial_logits(x1))
 
     def _concat_shuffle(self, x: Tensor) -> Tensor:
@@ -140,7 +141,7 @@ class ShuffleAttention(nn.Module):
         """
         n, c, h, w = x.shape
         g2, m = self.groups // 2, self.half
-        x0, x1 = self._halves(x)
+        x0, x1 = _group_halves(x, self.groups)
         gate_channel = self._channel_gate(x0).view(n, 2, g2, m, 1, 1)
         logits = self._spatial_logits(x1).view(n, 2, g2, m, h, w)
         out = torch.empty_like(x, memory_format=torch.contiguous_format)
@@ -158,7 +159,7 @@ class ShuffleAttention(nn.Module):
         """
         check_input(x, self.channels)
         n, c, h, w = x.shape
-        x0, x1 = self._halves(x)
+        x0, x1 = _group_halves(x, self.groups)
         channel = self._channel_gate(x0).reshape(n, c // 2, 1, 1)
         spatial = torch.sigmoid(self._spatial_logits(x1)).reshape(n, c // 2, h, w)
         return {"channel": channel, "spatial": spatial}
@@ -181,12 +182,6 @@ class ShuffleAttentionConv(nn.Module):
         self.spatial_conv = nn.Conv2d(m, m, 1)
         self.gn = nn.GroupNorm(m, m)
 
-    def _halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Fold the groups into the batch and split each group: two (N*G, m, H, W) views."""
-        n, c, h, w = x.shape
-        x0, x1 = x.reshape(n * self.groups, 2 * self.half, h, w).chunk(2, dim=1)
-        return x0, x1
-
     def _gates(self, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
         channel = torch.sigmoid(self.channel_conv(mean_over(x0, [2, 3], keepdim=True)))  # eq. sa-channel
         spatial = torch.sigmoid(self.spatial_conv(self.gn(x1)))  # eq. sa-spatial
@@ -195,7 +190,7 @@ class ShuffleAttentionConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.channels)
         n, c, h, w = x.shape
-        x0, x1 = self._halves(x)
+        x0, x1 = _group_halves(x, self.groups)
         channel, spatial = self._gates(x0, x1)
         out = torch.cat([x0 * channel, x1 * spatial], dim=1).reshape(n, c, h, w)
         return channel_shuffle(out, 2)  # eq. sa-shuffle
@@ -204,5 +199,5 @@ class ShuffleAttentionConv(nn.Module):
         """Same layout as ``ShuffleAttention.attention_maps``."""
         check_input(x, self.channels)
         n, c, h, w = x.shape
-        channel, spatial = self._gates(*self._halves(x))
+        channel, spatial = self._gates(*_group_halves(x, self.groups))
         return {"channel": channel.reshape(n, c // 2, 1, 1), "spatial": spatial.reshape(n, c // 2, h, w)}
