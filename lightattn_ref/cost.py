@@ -322,6 +322,15 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MAX_MMAP_THRESHOLD = 32 * 1024 * 1024
 
 
+def _glibc_function(name: str, *argtypes: type) -> Callable[..., int] | None:
+    """glibc's C function ``name`` (int result, arguments of ``argtypes``); None without glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    function = getattr(ctypes.CDLL(None), name)
+    function.argtypes, function.restype = list(argtypes), ctypes.c_int
+    return function
+
+
 def retain_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed blocks of up to 32 MiB for reuse; True if it agreed.
 
@@ -334,10 +343,9 @@ def retain_freed_memory() -> bool:
     ours benefit alike, and the floor allocates nothing. Returns False without glibc (macOS,
     Windows, musl); nothing changes then.
     """
-    if platform.libc_ver()[0] != "glibc":
+    mallopt = _glibc_function("mallopt", ctypes.c_int, ctypes.c_int)
+    if mallopt is None:
         return False
-    mallopt = ctypes.CDLL(None).mallopt
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # a fixed mmap threshold serves blocks below it from the heap; a high trim threshold keeps
     # the freed heap instead of shrinking it after every call
     return bool(mallopt(_M_MMAP_THRESHOLD, _MAX_MMAP_THRESHOLD) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
@@ -353,10 +361,9 @@ def trim_heap() -> bool:
     every measurement from the same heap (its warm-up calls fault the pages back in). Returns
     False without glibc; nothing changes then.
     """
-    if platform.libc_ver()[0] != "glibc":
+    malloc_trim = _glibc_function("malloc_trim", ctypes.c_size_t)
+    if malloc_trim is None:
         return False
-    malloc_trim = ctypes.CDLL(None).malloc_trim
-    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     malloc_trim(0)  # returns 1 only if memory was released: both outcomes are a trimmed heap
     return True
 
