@@ -75,7 +75,7 @@ def not_a_tensor(module: nn.Module, loader) -> list[float]:
         (last_batch, "only the last batch"),
         (gated_output, "output a ⊙ x, not the gate"),
         (keeps_dims, "wrong shape"),
-        (not_a_tensor, "torch.Tensor"),
+        (not_a_tensor, r"returned a value of type list, not a tensor of shape \(6,\)"),
         (lambda module, loader: summary_right(module, loader) + 0.01, "differ from the average"),
     ],
     ids=["wrong-axis", "batch-means", "first-batch", "last-batch", "gated-output", "keepdim", "list", "off"],

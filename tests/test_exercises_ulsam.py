@@ -47,7 +47,7 @@ def test_references_match_the_package_module() -> None:
         (lambda u: torch.softmax(u, dim=1), "over the channel axis"),
         (lambda u: torch.sigmoid(u), "differ from the softmax over all H\\*W positions"),
         (lambda u: softmax_right(u)[:, :, :-1], "must keep the shape"),
-        (lambda u: softmax_right(u).numpy(), "must return a torch.Tensor"),
+        (lambda u: softmax_right(u).numpy(), r"fn\(u\) returned a value of type ndarray, not a tensor of shape \(2, 4, 5, 7\)"),
     ],
     ids=["over-H", "over-W", "over-channels", "sigmoid", "wrong-shape", "not-a-tensor"],
 )

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 from torch import Tensor
 
+from ._common import answer_error, as_tensor
+
 __all__: list[str] = ["POOLED_AXES", "check_pool_axes", "check_scale"]
 
 # (N, C, H, W) shapes for check_scale. The first is the trap: with N = 1 and C == W, ``x * a`` for a
@@ -48,6 +50,11 @@ _HINTS: dict[str, str] = {
 }
 
 
+def _is_broadcast_error(error: Exception) -> bool:
+    """PyTorch's error for two shapes that do not broadcast (e.g. (N, C) against (N, C, H, W))."""
+    return isinstance(error, RuntimeError) and ("must match the size" in str(error) or "broadcast" in str(error))
+
+
 def check_scale(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check a reader's scale step ``fn(x, a) -> y``, eq. anatomy-scale: y = a ⊙ x.
 
@@ -68,21 +75,21 @@ def check_scale(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         x_in, a_in = x.clone(), a.clone()
         shapes = f"x of shape {(n, c, h, w)} and a of shape {(n, c)}"
         try:
-            y = fn(x_in, a_in)
-        except RuntimeError as error:
-            if "must match the size" in str(error) or "broadcast" in str(error):
+            with torch.no_grad():
+                y = fn(x_in, a_in)
+        except Exception as error:  # noqa: BLE001 - any failure of the reader's code is reported
+            if _is_broadcast_error(error):
                 raise AssertionError(
                     f"fn failed to broadcast for {shapes}: broadcasting lines up the LAST axes, so a of shape "
                     f"(N, C) meets (H, W); reshape it to (N, C, 1, 1), e.g. a[:, :, None, None]."
                 ) from None
-            raise AssertionError(f"fn raised RuntimeError for {shapes}: {error}") from None
+            raise answer_error(error, f"fn, for {shapes},") from None
         if not torch.equal(x_in, x) or not torch.equal(a_in, a):
             raise AssertionError(
                 "fn changed its input in place (e.g. x.mul_ or x *= ...); return a new tensor so that x "
                 "stays available, e.g. for the residual add that follows the module."
             )
-        if not isinstance(y, Tensor):
-            raise AssertionError(f"fn must return a torch.Tensor; it returned {type(y).__name__}.")
+        y = as_tensor(y, (n, c, h, w), "fn")
         if tuple(y.shape) != (n, c, h, w):
             raise AssertionError(
                 f"fn returned shape {tuple(y.shape)} for {shapes}; the scale step keeps x's shape {(n, c, h, w)}."

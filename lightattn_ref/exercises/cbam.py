@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention.cbam import ChannelGate
-from ._common import ATOL, call_answer, close
+from ._common import ATOL, as_tensor, call_answer, close
 
 __all__: list[str] = ["check_channel_gate", "check_spatial_pool"]
 
@@ -123,10 +123,7 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
             answer = call_answer(channel_gate, x.clone(), mlp)
         finally:
             handle.remove()
-        if not isinstance(answer, Tensor):
-            raise AssertionError(
-                f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, c, 1, 1]}."
-            )
+        answer = as_tensor(answer, (n, c, 1, 1))
         if list(answer.shape) != [n, c, 1, 1]:
             raise AssertionError(
                 f"for x of shape {[n, c, h, w]} the gate has shape {list(answer.shape)} instead of {[n, c, 1, 1]}: "
@@ -134,8 +131,8 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
             )
         with torch.no_grad():
             expected = module.gate(x)
-        if not close(answer.detach().float(), expected):
-            raise AssertionError(_diagnose_gate(answer.detach().float(), x, mlp, seen))
+        if not close(answer.float(), expected):
+            raise AssertionError(_diagnose_gate(answer.float(), x, mlp, seen))
     print(f"Correct: sigma(MLP(GAP(x)) + MLP(GMP(x))) with one shared MLP matches ChannelGate "
           f"for {len(_GATE_CASES)} random inputs.")
 
@@ -184,16 +181,13 @@ def check_spatial_pool(spatial_pool: Callable[[Tensor], Tensor]) -> None:
         answer = call_answer(spatial_pool, x)
         if not torch.equal(x, x_copy):
             raise AssertionError("the function changed its input x in place: pooling must leave x as it was.")
-        if not isinstance(answer, Tensor):
-            raise AssertionError(
-                f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, 2, h, w]}."
-            )
+        answer = as_tensor(answer, (n, 2, h, w))
         if list(answer.shape) != [n, 2, h, w]:
             raise AssertionError(
                 f"for x of shape {[n, c, h, w]} the result has shape {list(answer.shape)} instead of {[n, 2, h, w]}: "
                 f"pool over the channel axis (dim=1, keepdim=True) and concatenate the two maps along dim=1."
             )
-        if not close(answer.detach().float(), _reference_pool(x)):
-            raise AssertionError(_diagnose_pool(answer.detach().float(), x))
+        if not close(answer.float(), _reference_pool(x)):
+            raise AssertionError(_diagnose_pool(answer.float(), x))
     print(f"Correct: [max over channels, mean over channels] matches CBAM's spatial gate input "
           f"for {len(_POOL_CASES)} random shapes.")

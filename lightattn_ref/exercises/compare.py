@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from ..cost import convert_units, count_parameters
 from ..registry import make_attention
+from ._common import call_answer
 
 __all__: list[str] = ["check_param_formula", "check_unit_conversion", "PARAM_FORMULA_NAMES", "UNIT_PREFIXES"]
 
@@ -138,7 +139,7 @@ def check_param_formula(fn: Callable[[str, int, int], int]) -> None:
     cases = _param_cases()
     for name, c, r in cases:
         want = _reference_count(name, c, r)
-        got = fn(name, c, r)
+        got = call_answer(fn, name, c, r)
         if isinstance(got, bool) or not isinstance(got, numbers.Real):
             raise AssertionError(f"fn({name!r}, {c}, {r}) returned {got!r}: return the parameter count as an int.")
         if got == want and isinstance(got, numbers.Integral):
@@ -201,7 +202,7 @@ def check_unit_conversion(fn: Callable[[float, str, bool, bool], float]) -> None
     cases = _unit_cases()
     for value, prefix, binary, macs in cases:
         want = convert_units(value, _unit_name(prefix, binary, macs), "FLOPs")
-        got = fn(value, prefix, binary, macs)
+        got = call_answer(fn, value, prefix, binary, macs)
         if isinstance(got, bool) or not isinstance(got, numbers.Real):
             raise AssertionError(
                 f"fn({value!r}, {prefix!r}, {binary}, {macs}) returned {got!r}: return the FLOPs as a number."

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._common import answer_error, as_tensor, call_answer
+
 __all__: list[str] = ["check_eca_matrix", "check_psi", "check_se_var2", "reference_psi"]
 
 
@@ -63,7 +65,7 @@ def check_psi(fn: Callable[..., int]) -> None:
     cases = _psi_cases()
     results = []
     for channels, gamma, b in cases:
-        got = fn(channels) if (gamma, b) == (2.0, 1.0) else fn(channels, gamma, b)
+        got = call_answer(fn, channels) if (gamma, b) == (2.0, 1.0) else call_answer(fn, channels, gamma, b)
         if isinstance(got, bool) or not isinstance(got, numbers.Integral):
             raise AssertionError(
                 f"{_describe(channels, gamma, b)} returned {type(got).__name__} {got!r}; return an int, since "
@@ -126,6 +128,8 @@ def check_se_var2(module_cls: Callable[[int], nn.Module]) -> None:
             module = module_cls(c)
         except TypeError as error:
             raise AssertionError(f"module_cls({c}) failed: it must take the number of channels C ({error}).") from None
+        except Exception as error:  # noqa: BLE001 - any other failure of the reader's code is reported
+            raise answer_error(error, f"module_cls({c})") from None
         params = [p for p in module.parameters() if p.requires_grad]
         count = sum(p.numel() for p in params)
         if count in (c * c, c * c + c):
@@ -148,12 +152,10 @@ def check_se_var2(module_cls: Callable[[int], nn.Module]) -> None:
         x = torch.randn(n, c, h, w, generator=gen)
         with torch.no_grad():
             params[0].copy_(weight.view_as(params[0]))
-            module.eval()
-            y = module(x.clone())
+        module.eval()
+        y = as_tensor(call_answer(module, x.clone(), what="the module"), (n, c, h, w), "the module")
         s = x.mean(dim=(2, 3))
         gate = torch.sigmoid(weight * s)[:, :, None, None]
-        if not isinstance(y, Tensor):
-            raise AssertionError(f"the module must return a torch.Tensor; it returned {type(y).__name__}.")
         if tuple(y.shape) == (n, c, 1, 1) and torch.allclose(y, gate, atol=1e-6):
             raise AssertionError("the module returns the gate a; return the scaled input a ⊙ x instead.")
         if tuple(y.shape) != (n, c, h, w):
@@ -217,9 +219,7 @@ def check_eca_matrix(fn: Callable[[Tensor, int], Tensor]) -> None:
     for seed, (k, c) in enumerate(_MATRIX_CASES):
         gen = torch.Generator().manual_seed(400 + seed)
         weight = torch.randn(k, generator=gen)
-        got = fn(weight.clone(), c)
-        if not isinstance(got, Tensor):
-            raise AssertionError(f"fn must return a torch.Tensor; it returned {type(got).__name__}.")
+        got = as_tensor(call_answer(fn, weight.clone(), c), (c, c))
         if tuple(got.shape) != (c, c):
             raise AssertionError(f"fn(weight, {c}) returned shape {tuple(got.shape)}; ECA's matrix is C x C = {(c, c)}.")
         got = got.to(weight.dtype)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..attention.shuffle import ShuffleAttention, channel_shuffle
-from ._common import call_answer, close
+from ._common import as_tensor, call_answer, close
 
 __all__: list[str] = ["check_channel_shuffle", "check_sa_spatial_gate"]
 
@@ -97,17 +97,14 @@ def check_channel_shuffle(shuffle: Callable[[Tensor, int], Tensor]) -> None:
             raise AssertionError(
                 "the function changed its input x in place: return a shuffled tensor and leave x as it was."
             )
-        if not isinstance(answer, Tensor):
-            raise AssertionError(
-                f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, c, h, w]}."
-            )
+        answer = as_tensor(answer, (n, c, h, w))
         if list(answer.shape) != [n, c, h, w]:
             raise AssertionError(
                 f"for x of shape {[n, c, h, w]} the result has shape {list(answer.shape)}: "
                 f"reshape back to (N, C, H, W) after the transpose."
             )
         if not torch.equal(answer, channel_shuffle(x, groups)):
-            raise AssertionError(_diagnose_shuffle(answer.detach(), x, groups))
+            raise AssertionError(_diagnose_shuffle(answer, x, groups))
     print(f"Correct: the shuffle matches channel_shuffle for {len(_SHUFFLE_CASES)} shapes and group counts.")
 
 
@@ -183,27 +180,24 @@ def check_sa_spatial_gate(spatial_gate: Callable[[Tensor, Tensor, Tensor, float]
         bias = torch.randn(1, m, 1, 1, generator=gen)
         eps = 1e-5
         answer = call_answer(spatial_gate, x.clone(), weight.clone(), bias.clone(), eps)
-        if not isinstance(answer, Tensor):
-            raise AssertionError(
-                f"the function returned a {type(answer).__name__}, not a tensor of shape {[n, m, h, w]}."
-            )
+        answer = as_tensor(answer, (n, m, h, w))
         if list(answer.shape) != [n, m, h, w]:
             raise AssertionError(
                 f"for x of shape {[n, m, h, w]} the gate has shape {list(answer.shape)}: the spatial half "
                 f"has one gate value per channel and position, shape (N, m, H, W)."
             )
-        answer = answer.detach().float()
+        answer = answer.float()
         if not close(answer, _reference_spatial_gate(x, weight, bias, eps)):
             raise AssertionError(_diagnose_gate(answer, x, weight, bias, eps))
     # a constant channel has variance 0: only eps inside the square root keeps the gate finite
     x = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(4100))
     x[:, 1] = 0.7
     weight, bias = torch.full((1, 3, 1, 1), 1.5), torch.full((1, 3, 1, 1), 0.25)
-    answer = call_answer(spatial_gate, x.clone(), weight, bias, 1e-5)
-    if not isinstance(answer, Tensor) or not bool(torch.isfinite(answer).all()):
+    answer = as_tensor(call_answer(spatial_gate, x.clone(), weight, bias, 1e-5), tuple(x.shape)).float()
+    if not bool(torch.isfinite(answer).all()):
         raise AssertionError("the gate is not finite for a constant channel (variance 0): "
                              "put eps inside the square root, sqrt(var + eps).")
-    if not close(answer.detach().float(), _reference_spatial_gate(x, weight, bias, 1e-5)):
-        raise AssertionError(_diagnose_gate(answer.detach().float(), x, weight, bias, 1e-5))
+    if not close(answer, _reference_spatial_gate(x, weight, bias, 1e-5)):
+        raise AssertionError(_diagnose_gate(answer, x, weight, bias, 1e-5))
     print(f"Correct: sigma(w * GN(x) + b) matches SA's spatial gate for {len(_GATE_CASES) + 1} inputs, "
           f"including a constant channel.")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._common import close as _close_default
+from ._common import as_tensor, call_answer, close as _close_default
 
 __all__: list[str] = ["check_subspace_softmax", "check_ulsam_output"]
 
@@ -29,12 +29,6 @@ _OUTPUT_SHAPES: tuple[tuple[int, int, int, int, int], ...] = (
 def close(a: Tensor, b: Tensor) -> bool:
     # softmax maps are small numbers (about 1 / (H W)): a tighter tolerance than the other checks
     return _close_default(a, b, atol=1e-6, rtol=1e-5)
-
-
-def _as_tensor(result: object, what: str) -> Tensor:
-    if not isinstance(result, Tensor):
-        raise AssertionError(f"{what} must return a torch.Tensor; it returned a {type(result).__name__}.")
-    return result
 
 
 def reference_subspace_softmax(u: Tensor) -> Tensor:
@@ -68,7 +62,7 @@ def check_subspace_softmax(fn: Callable[[Tensor], Tensor]) -> None:
         gen = torch.Generator().manual_seed(100 + seed)
         u = 2.0 * torch.randn(shape, generator=gen)
         expected = reference_subspace_softmax(u)
-        got = _as_tensor(fn(u.clone()), "fn(u)")
+        got = as_tensor(call_answer(fn, u.clone()), shape, "fn(u)")
         if got.shape != u.shape:
             raise AssertionError(
                 f"fn(u) returned shape {tuple(got.shape)} for u of shape {shape}: the maps must keep "
@@ -120,7 +114,7 @@ def check_ulsam_output(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         x = x + 0.5 * x.sign()  # |x| >= 0.5, so y / x is well defined
         maps = reference_subspace_softmax(3.0 * torch.randn(n, g, h, w, generator=gen))
         expected = reference_ulsam_output(x, maps)
-        got = _as_tensor(fn(x.clone(), maps.clone()), "fn(x, maps)")
+        got = as_tensor(call_answer(fn, x.clone(), maps.clone()), (n, c, h, w), "fn(x, maps)")
         if got.shape != x.shape:
             raise AssertionError(
                 f"fn(x, maps) returned shape {tuple(got.shape)} for x of shape {(n, c, h, w)}: ULSAM "
