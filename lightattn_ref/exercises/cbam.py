@@ -123,7 +123,7 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
             answer = call_answer(channel_gate, x.clone(), mlp)
         finally:
             handle.remove()
-        answer = as_tensor(answer, (n, c, 1, 1))
+        answer = as_tensor(answer, (n, c, 1, 1)).float()
         if list(answer.shape) != [n, c, 1, 1]:
             raise AssertionError(
                 f"for x of shape {[n, c, h, w]} the gate has shape {list(answer.shape)} instead of {[n, c, 1, 1]}: "
@@ -131,8 +131,8 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
             )
         with torch.no_grad():
             expected = module.gate(x)
-        if not close(answer.float(), expected):
-            raise AssertionError(_diagnose_gate(answer.float(), x, mlp, seen))
+        if not close(answer, expected):
+            raise AssertionError(_diagnose_gate(answer, x, mlp, seen))
     print(f"Correct: sigma(MLP(GAP(x)) + MLP(GMP(x))) with one shared MLP matches ChannelGate "
           f"for {len(_GATE_CASES)} random inputs.")
 
@@ -181,13 +181,13 @@ def check_spatial_pool(spatial_pool: Callable[[Tensor], Tensor]) -> None:
         answer = call_answer(spatial_pool, x)
         if not torch.equal(x, x_copy):
             raise AssertionError("the function changed its input x in place: pooling must leave x as it was.")
-        answer = as_tensor(answer, (n, 2, h, w))
+        answer = as_tensor(answer, (n, 2, h, w)).float()
         if list(answer.shape) != [n, 2, h, w]:
             raise AssertionError(
                 f"for x of shape {[n, c, h, w]} the result has shape {list(answer.shape)} instead of {[n, 2, h, w]}: "
                 f"pool over the channel axis (dim=1, keepdim=True) and concatenate the two maps along dim=1."
             )
-        if not close(answer.float(), _reference_pool(x)):
-            raise AssertionError(_diagnose_pool(answer.float(), x))
+        if not close(answer, _reference_pool(x)):
+            raise AssertionError(_diagnose_pool(answer, x))
     print(f"Correct: [max over channels, mean over channels] matches CBAM's spatial gate input "
           f"for {len(_POOL_CASES)} random shapes.")
