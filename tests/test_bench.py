@@ -43,6 +43,7 @@ def test_bench_interleaves_rounds() -> None:
     for result in (row.ours, row.official, row.floor):
         assert result.runs == len(result.times) >= 3  # at least one timed block per round
     assert len(row.round_speedups) == 3 and all(s > 0 for s in row.round_speedups)
+    assert len(row.round_floor_ratios) == 3 and all(r > 0 for r in row.round_floor_ratios)
     assert "| se | (2, 64, 4, 4) | eval |" in bench.to_markdown(rows)
     with pytest.raises(ValueError, match="rounds=0"):
         bench.run(["se"], [(2, 64, 4, 4)], ["eval"], threads=1, min_run_time=0.01, rounds=0)
@@ -62,6 +63,20 @@ def test_report_calls_slower_only_what_every_round_finds_slower() -> None:
     assert "- slower than the official code by the pooled median only, within the rounds' spread: se (8, 256, 56, 56) train" in report
     line = bench.to_markdown(rows).splitlines()[2]
     assert line.endswith("| 0.97 | 0.90-1.05 |")  # pooled speed-up, then its range over rounds
+
+
+def test_report_gives_each_targets_range_over_the_rounds() -> None:
+    from lightattn_ref.cost import DEFAULT_SHAPES, LatencyResult
+
+    shape = DEFAULT_SHAPES[0]
+    timing = LatencyResult(1.0, 0.0, 1, 1, 2, "eval", shape)
+    floor = dataclasses.replace(timing, median=0.2, mode="copy")  # pooled ours / floor = 5.0
+    ratios = (4.5, 5.5, 4.9, 6.0)
+    row = bench.BenchRow("sa", shape, "eval", timing, timing, floor, (1.0,) * 4, ratios)
+    report = bench.target_report([row])
+    assert f"- sa {shape}: 5.00 x floor, 4.50-6.00 in the rounds (target <= 5: met, in 2 of 4 rounds)" in report
+    slow = dataclasses.replace(row, floor=dataclasses.replace(floor, median=0.19))
+    assert "5.26 x floor, 4.50-6.00 in the rounds (target <= 5: missed, met in 2 of 4 rounds)" in bench.target_report([slow])
 
 
 def test_bench_refuses_a_module_that_differs_from_the_official_code() -> None:
@@ -120,7 +135,7 @@ def _row(name: str, ours_times: tuple[float, ...], speedups: tuple[float, ...]) 
         return LatencyResult(sorted(times)[len(times) // 2], 0.0, len(times), 3, 2, mode, (2, 64, 4, 4), times=times)
 
     return bench.BenchRow(name, (2, 64, 4, 4), "eval", result(ours_times, "eval"), result((2.0,), "eval"),
-                          result((1.0,), "copy"), speedups)
+                          result((1.0,), "copy"), speedups, tuple(2 * s for s in speedups))
 
 
 def test_rows_survive_json() -> None:
@@ -134,6 +149,7 @@ def test_merge_processes_pools_blocks_and_rounds() -> None:
     se, eca = bench.merge_processes([first, second])
     assert se.name == "se" and se.ours.times == (1.0, 1.2, 3.0) and se.ours.median == 1.2
     assert se.round_speedups == (1.1, 0.9, 0.5) and eca.ours.runs == 3
+    assert se.round_floor_ratios == (2.2, 1.8, 1.0)
     with pytest.raises(ValueError, match="same rows"):
         bench.merge_processes([first, second[:1]])
 
@@ -144,3 +160,16 @@ def test_processes_option_runs_separate_processes(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "in each of 1 interleaved rounds in each of 2 processes" in out
     assert out.count("| se | (2, 64, 4, 4) | eval |") == 1
+
+
+def test_child_processes_get_the_options_but_never_processes_or_readme() -> None:
+    args = bench._parser().parse_args(
+        ["--names", "se", "eca", "--shapes", "2,64,4,4", "--proc", "3", "--read", "--rounds", "2", "--system-malloc"]
+    )
+    assert args.processes == 3 and args.readme  # argparse took the abbreviations
+    child = bench.child_argv(args)
+    assert not any(a.startswith(("--p", "--re")) for a in child)
+    again = bench._parser().parse_args(child)
+    kept = ("names", "shapes", "modes", "threads", "min_run_time", "rounds", "system_malloc")
+    assert all(getattr(again, k) == getattr(args, k) for k in kept)
+    assert again.processes == 1 and not again.readme
