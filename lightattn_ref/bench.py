@@ -15,9 +15,8 @@ The three are timed in ``rounds`` interleaved rounds (floor, official, ours, flo
 that a slow spell of a shared machine hits all three alike rather than one of them; each
 result pools the timed blocks of all rounds. It prints a markdown table of medians with their
 spreads (IQR) and of the ratios ours / floor and official / ours, then checks the targets, giving
-for each its range over the rounds. ``--readme`` also writes the
-table into README.md between the ``bench:start`` / ``bench:end`` markers, so the numbers there
-are regenerated, not typed.
+for each its range over the rounds. ``--readme`` also writes the table into README.md between
+the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
 The command line first asks glibc to keep freed memory (``cost.retain_freed_memory``, as
 jemalloc or tcmalloc would), so that no module pays page faults on every call; pass
