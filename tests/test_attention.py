@@ -387,3 +387,14 @@ def test_ulsam_inference_path_matches_official_in_many_chunks() -> None:
     with mock.patch.object(torch, "bmm", wraps=torch.bmm) as bmm, torch.no_grad():
         torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5)
     assert bmm.call_count == 5  # ceil(24 / 5) chunks
+
+
+def test_eval_batchnorm_affine_is_the_layer_in_eval_mode() -> None:
+    from lightattn_ref.attention._batchnorm import eval_batchnorm_affine
+
+    bn = randomize(torch.nn.BatchNorm2d(5, eps=0.3)).eval()
+    scale, shift = eval_batchnorm_affine(bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)
+    z = torch.randn(2, 5, 3, 4)
+    torch.testing.assert_close(scale.view(1, -1, 1, 1) * z + shift.view(1, -1, 1, 1), bn(z))
+    with pytest.raises(AssertionError):
+        eval_batchnorm_affine(None, bn.running_var, bn.weight, bn.bias, bn.eps)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._batchnorm import eval_batchnorm_affine
 from ._checks import check_input, check_positive_int
 from .pool import mean_over
 
@@ -82,12 +83,11 @@ class CoordinateAttention(nn.Module):
 
     def _folded_conv1(self) -> tuple[Tensor, Tensor]:
         """conv1 followed by eval-mode bn1 as one (mip, C) weight and (mip,) bias."""
-        mean, var, gamma, beta = self.bn1.running_mean, self.bn1.running_var, self.bn1.weight, self.bn1.bias
+        bn = self.bn1
+        scale, shift = eval_batchnorm_affine(bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)
         bias = self.conv1.bias
-        # the layers always have these tensors; the check narrows Optional types for TorchScript
-        assert mean is not None and var is not None and gamma is not None and beta is not None and bias is not None
-        scale = gamma * torch.rsqrt(var + self.bn1.eps)
-        return self.conv1.weight.flatten(1) * scale[:, None], (bias - mean) * scale + beta
+        assert bias is not None  # narrows the Optional type for TorchScript
+        return self.conv1.weight.flatten(1) * scale[:, None], bias * scale + shift
 
     def _strip_gate(self, weight: Tensor, bias: Optional[Tensor], f: Tensor) -> Tensor:
         """sigma(W f + b) for a 1x1 conv's (C, mip, 1, 1) weight and a strip f (N, mip, L): (N, C, L)."""

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._batchnorm import eval_batchnorm_affine
 from ._checks import check_batchnorm_values, check_input, check_positive_int
 
 
@@ -158,12 +159,11 @@ class ULSAM(nn.Module):
 
     def _folded_depthwise(self) -> tuple[Tensor, Tensor]:
         """(scale, shift) with BN(w_dw ⊙ x + b_dw) = scale ⊙ x + shift in eval mode, each (C,)."""
-        mean, var, gamma, beta = self.bn_dws.running_mean, self.bn_dws.running_var, self.bn_dws.weight, self.bn_dws.bias
+        bn = self.bn_dws
+        scale, shift = eval_batchnorm_affine(bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)
         bias = self.conv_dws.bias
-        # the layers always have these tensors; the check narrows Optional types for TorchScript
-        assert mean is not None and var is not None and gamma is not None and beta is not None and bias is not None
-        inv_std = gamma * torch.rsqrt(var + self.bn_dws.eps)
-        return self.conv_dws.weight.view(-1) * inv_std, (bias - mean) * inv_std + beta
+        assert bias is not None  # narrows the Optional type for TorchScript
+        return self.conv_dws.weight.view(-1) * scale, bias * scale + shift
 
     def _pointwise_weight(self) -> Tensor:
         return self.conv_point.weight.view(self.groups, -1)
