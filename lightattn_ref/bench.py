@@ -323,7 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def child_argv(args: argparse.Namespace) -> list[str]:
+def _child_argv(args: argparse.Namespace) -> list[str]:
     """The command line of one of ``--processes`` child processes, rebuilt from the parsed options.
 
     Rebuilt rather than filtered, so that no spelling of ``--processes`` (argparse also accepts
@@ -346,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--processes={args.processes} must be at least 1")
     retained = not args.system_malloc and retain_freed_memory()
     if args.processes > 1:
-        rows = run_in_processes(args.processes, child_argv(args))
+        rows = run_in_processes(args.processes, _child_argv(args))
     else:
         shapes = DEFAULT_SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes]
         rows = run(

@@ -167,7 +167,7 @@ def test_child_processes_get_the_options_but_never_processes_or_readme() -> None
         ["--names", "se", "eca", "--shapes", "2,64,4,4", "--proc", "3", "--read", "--rounds", "2", "--system-malloc"]
     )
     assert args.processes == 3 and args.readme  # argparse took the abbreviations
-    child = bench.child_argv(args)
+    child = bench._child_argv(args)
     assert not any(a.startswith(("--p", "--re")) for a in child)
     again = bench._parser().parse_args(child)
     kept = ("names", "shapes", "modes", "threads", "min_run_time", "rounds", "system_malloc")
