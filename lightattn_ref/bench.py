@@ -178,10 +178,9 @@ def run(
                         measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time)
                         for module in (official, ours)
                     ]
-                    speedup, over_floor = timed[0].median / timed[1].median, timed[1].median / floor.median
-                    each_round.append(
-                        BenchRow(name, tuple(shape), mode, timed[1], timed[0], floor, (speedup,), (over_floor,))
-                    )
+                    row = BenchRow(name, tuple(shape), mode, timed[1], timed[0], floor)
+                    ratios = {"round_speedups": (row.speedup,), "round_floor_ratios": (row.ours_over_floor,)}
+                    each_round.append(dataclasses.replace(row, **ratios))
                 rows.append(merge_rows(each_round))
     return rows
 
@@ -192,14 +191,14 @@ def rows_to_json(rows: Sequence[BenchRow]) -> str:
 
 
 def rows_from_json(text: str) -> list[BenchRow]:
-    def result(d: dict) -> LatencyResult:
-        return LatencyResult(**{**d, "shape": tuple(d["shape"]), "times": tuple(d["times"])})
+    def tuples(d: dict) -> dict:
+        return {key: tuple(value) if isinstance(value, list) else value for key, value in d.items()}
 
-    return [
-        BenchRow(d["name"], tuple(d["shape"]), d["mode"], result(d["ours"]), result(d["official"]),
-                 result(d["floor"]), tuple(d["round_speedups"]), tuple(d["round_floor_ratios"]))
-        for d in json.loads(text)
-    ]
+    def row(d: dict) -> BenchRow:
+        results = {key: LatencyResult(**tuples(d[key])) for key in ("ours", "official", "floor")}
+        return BenchRow(**{**tuples(d), **results})
+
+    return [row(d) for d in json.loads(text)]
 
 
 def merge_rows(same: Sequence[BenchRow]) -> BenchRow:
