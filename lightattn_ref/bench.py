@@ -19,9 +19,11 @@ for each its range over the rounds. ``--readme`` also writes the table into READ
 the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
 The command line first asks glibc to keep freed memory (``cost.retain_freed_memory``, as
-jemalloc or tcmalloc would), so that no module pays page faults on every call; pass
-``--system-malloc`` to time with the allocator's defaults instead. Every timing starts from a
-trimmed heap (``cost.trim_heap``), whatever ran before it.
+jemalloc or tcmalloc would), so that no module pays page faults on every call, and asks PyTorch
+for transparent huge pages (``cost.use_huge_pages``), so that the fresh outputs that remain cost
+few faults and times do not depend on what ran before; pass ``--system-malloc`` to time with
+the allocator's defaults instead. Every timing starts from a trimmed heap (``cost.trim_heap``),
+whatever ran before it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ import torch
 from torch import Tensor, nn
 
 from .convert import load_official
-from .cost import DEFAULT_SHAPES, LatencyResult, floor_latency, measure_latency, retain_freed_memory
+from .cost import (
+    DEFAULT_SHAPES,
+    LatencyResult,
+    floor_latency,
+    measure_latency,
+    retain_freed_memory,
+    use_huge_pages,
+)
 from .official import make_official
 from .registry import ATTENTION_NAMES
 
@@ -286,9 +295,15 @@ def target_report(rows: Sequence[BenchRow]) -> str:
 
 
 def describe(
-    threads: int, min_run_time: float, retained_memory: bool = False, rounds: int = ROUNDS, processes: int = 1
+    threads: int,
+    min_run_time: float,
+    retained_memory: bool = False,
+    rounds: int = ROUNDS,
+    processes: int = 1,
+    huge_pages: bool = False,
 ) -> str:
     allocator = "malloc keeps freed memory" if retained_memory else "system malloc defaults"
+    allocator += ", huge pages" if huge_pages else ", no huge pages"
     return (
         f"torch {torch.__version__}, {threads} thread(s), {platform.machine()} CPU, float32, {allocator}, "
         f"median ± IQR of the blocks of blocked_autorange over {min_run_time} s in each of {rounds} interleaved "
@@ -316,7 +331,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--processes", type=int, default=1, help="fresh processes to run it in, results pooled")
     parser.add_argument("--readme", action="store_true", help="also write the table into README.md")
     parser.add_argument(
-        "--system-malloc", action="store_true", help="keep the allocator's defaults (see cost.retain_freed_memory)"
+        "--system-malloc",
+        action="store_true",
+        help="keep the allocator's defaults (see cost.retain_freed_memory and cost.use_huge_pages)",
     )
     parser.add_argument("--json", type=Path, default=None, help=argparse.SUPPRESS)  # one process's rows
     return parser
@@ -344,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.processes < 1:
         parser.error(f"--processes={args.processes} must be at least 1")
     retained = not args.system_malloc and retain_freed_memory()
+    huge_pages = not args.system_malloc and use_huge_pages()  # before any tensor exists
     if args.processes > 1:
         rows = run_in_processes(args.processes, _child_argv(args))
     else:
@@ -354,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.json is not None:
         args.json.write_text(rows_to_json(rows))
         return
-    caption = describe(args.threads, args.min_run_time, retained, args.rounds, args.processes)
+    caption = describe(args.threads, args.min_run_time, retained, args.rounds, args.processes, huge_pages)
     text = "\n\n".join([caption, to_markdown(rows), target_report(rows)])
     print(text)
     if args.readme:

@@ -126,6 +126,8 @@ def test_describe_names_the_allocator_setting() -> None:
     assert "malloc keeps freed memory" in bench.describe(2, 0.3, retained_memory=True, rounds=3)
     assert "system malloc defaults" in bench.describe(2, 0.3, rounds=3)
     assert "3 interleaved rounds" in bench.describe(2, 0.3, rounds=3)
+    assert "malloc keeps freed memory, huge pages," in bench.describe(2, 0.3, True, 3, huge_pages=True)
+    assert "system malloc defaults, no huge pages," in bench.describe(2, 0.3, rounds=3)
 
 
 def _row(name: str, ours_times: tuple[float, ...], speedups: tuple[float, ...]) -> bench.BenchRow:
@@ -160,6 +162,22 @@ def test_processes_option_runs_separate_processes(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "in each of 1 interleaved rounds in each of 2 processes" in out
     assert out.count("| se | (2, 64, 4, 4) | eval |") == 1
+
+
+def test_command_line_gets_huge_pages_before_any_tensor_exists() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    command = [sys.executable, "-m", "lightattn_ref.bench", "--names", "se", "--shapes", "2,64,4,4",
+               "--modes", "eval", "--threads", "1", "--min-run-time", "0.01", "--rounds", "1"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    available = sys.platform == "linux" and thp.exists() and "[never]" not in thp.read_text()
+    # importing the package allocates no tensor, so PyTorch still reads THP_MEM_ALLOC_ENABLE
+    assert (", huge pages," in out) == available and (", no huge pages," in out) != available
 
 
 def test_child_processes_get_the_options_but_never_processes_or_readme() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import sys
 
 import pytest
 import torch
@@ -31,6 +33,7 @@ from lightattn_ref.cost import (
     minimal_passes,
     peak_memory,
     trim_heap,
+    use_huge_pages,
 )
 from lightattn_ref import eca_kernel_size
 from lightattn_ref.registry import ATTENTION_NAMES, make_attention
@@ -355,11 +358,17 @@ print(applied, faults())
 
 
 def _printed_by(script: str) -> list[str]:
-    """The words ``script`` prints when run in a fresh Python process, with a fresh malloc."""
+    """The words ``script`` prints when run in a fresh Python process, with a fresh malloc.
+
+    The process starts without ``THP_MEM_ALLOC_ENABLE``, whatever the test run's environment.
+    """
+    import os
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    command = [sys.executable, "-c", script]
+    return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout.split()
 
 
 def test_retain_freed_memory_ends_page_faults_on_reallocation() -> None:
@@ -407,3 +416,70 @@ def test_trim_heap_returns_the_freed_heap_to_the_kernel() -> None:
     # retained, the 64 MB stay resident after the tensors are freed; the trim gives them back,
     # so the next timing starts from a heap in the same state whatever ran before
     assert trimmed == "True" and float(released_mb) > 48
+
+
+_HUGE_PAGES = """
+from lightattn_ref.cost import _anon_huge_pages_kib, use_huge_pages
+import torch
+asked = use_huge_pages()
+before = _anon_huge_pages_kib()
+x = torch.ones(8, 256, 56, 56)  # 25.7 MB, as x at ResNet-50's first stage
+print(asked, (_anon_huge_pages_kib() - before) * 1024 / x.nbytes)
+"""
+
+_HUGE_PAGES_TOO_LATE = """
+import torch
+torch.ones(1)  # PyTorch reads THP_MEM_ALLOC_ENABLE at its first allocation, here
+from lightattn_ref.cost import _anon_huge_pages_kib, use_huge_pages
+asked = use_huge_pages()
+before = _anon_huge_pages_kib()
+x = torch.ones(8, 256, 56, 56)
+print(asked, (_anon_huge_pages_kib() - before) * 1024 / x.nbytes)
+"""
+
+
+def _transparent_huge_pages_mode() -> str:
+    """The kernel's THP mode ("always", "madvise" or "never"); "" where it has none."""
+    from pathlib import Path
+
+    path = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    chosen = re.search(r"\[(\w+)\]", path.read_text()) if path.exists() else None
+    return chosen.group(1) if chosen else ""
+
+
+def test_use_huge_pages_backs_large_tensors_with_huge_pages() -> None:
+    if sys.platform != "linux":  # no transparent huge pages, nothing to report
+        assert use_huge_pages() is False
+        return
+    asked, share = _printed_by(_HUGE_PAGES)
+    if _transparent_huge_pages_mode() in ("always", "madvise"):
+        # most of x lies in 2 MiB pages (not its unaligned ends, nor pages the kernel had no 2 MiB for)
+        assert asked == "True" and float(share) > 0.5
+    else:
+        assert asked == "False" and float(share) == 0.0
+
+
+def test_use_huge_pages_says_so_when_it_comes_too_late() -> None:
+    if sys.platform != "linux":  # no transparent huge pages, early or late
+        assert use_huge_pages() is False
+        return
+    asked, share = _printed_by(_HUGE_PAGES_TOO_LATE)
+    if _transparent_huge_pages_mode() == "always":  # the kernel gives huge pages without being asked
+        assert asked == "True" and float(share) > 0.5
+    else:
+        assert asked == "False" and float(share) < 0.2
+
+
+def test_use_huge_pages_is_false_where_the_kernel_reports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_open = builtins.open
+
+    def no_smaps(path, *args, **kwargs):
+        if str(path).startswith("/proc/self/"):
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_smaps)
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    assert use_huge_pages() is False
