@@ -370,7 +370,7 @@ def trim_heap() -> bool:
 
 
 def use_huge_pages() -> bool:
-    """Ask PyTorch's CPU allocator for transparent huge pages; True if new large tensors get them.
+    """Ask PyTorch's CPU allocator for transparent huge pages; True if large tensors now get them.
 
     With ``THP_MEM_ALLOC_ENABLE=1``, PyTorch advises the kernel to back every allocation of
     2 MiB or more with 2 MiB pages instead of 4 KiB ones. A fresh output of tens of MB then
@@ -383,23 +383,42 @@ def use_huge_pages() -> bool:
     or where ``/sys/kernel/mm/transparent_hugepage/enabled`` is ``never``.
     """
     os.environ["THP_MEM_ALLOC_ENABLE"] = "1"
-    before = _anon_huge_pages_kib()
-    if before is None:
+    mode = _transparent_huge_pages_mode()
+    if mode in ("", "never"):
         return False
-    probe = torch.ones(1 << 20)  # 4 MiB, so it holds at least one whole, aligned 2 MiB page
-    after = _anon_huge_pages_kib() or 0
-    del probe
-    return after > before
+    probe = torch.empty(1 << 20)  # 4 MiB: large enough for PyTorch to advise huge pages
+    return mode == "always" or _advised_huge_pages(probe.data_ptr())
 
 
-def _anon_huge_pages_kib() -> int | None:
-    """KiB of this process's anonymous memory in huge pages (Linux), or None where unknown."""
+def _transparent_huge_pages_mode() -> str:
+    """The kernel's THP mode: "always", "madvise" or "never"; "" where there is none (not Linux)."""
     try:
-        with open("/proc/self/smaps_rollup") as f:
-            lines = [line for line in f if line.startswith("AnonHugePages:")]
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            chosen = re.search(r"\[(\w+)\]", f.read())
     except OSError:
-        return None
-    return int(lines[0].split()[1]) if lines else None
+        return ""
+    return chosen.group(1) if chosen else ""
+
+
+def _advised_huge_pages(address: int) -> bool:
+    """Whether the memory mapping that holds ``address`` was advised to use huge pages (Linux).
+
+    ``/proc/self/smaps`` lists each mapping as a "start-end ..." line followed by its fields;
+    its ``VmFlags`` hold ``hg`` after ``madvise(MADV_HUGEPAGE)``.
+    """
+    try:
+        with open("/proc/self/smaps") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    holds = False
+    for line in lines:
+        mapping = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+        if mapping:
+            holds = int(mapping.group(1), 16) <= address < int(mapping.group(2), 16)
+        elif holds and line.startswith("VmFlags:"):
+            return "hg" in line.split()[1:]
+    return False
 
 
 def floor_latency(

@@ -384,6 +384,7 @@ def test_ulsam_inference_path_matches_official_in_many_chunks() -> None:
     x = torch.randn(6, 48, 10, 9).to(memory_format=torch.channels_last)
     per_subspace = 12 * 12 * 11 * 4  # bytes of one framed subspace
     ours.chunk_bytes = 5 * per_subspace
+    ours.use_c_kernel = False  # the PyTorch path; the C kernel's own tests are in test_ulsam_kernel.py
     with mock.patch.object(torch, "bmm", wraps=torch.bmm) as bmm, torch.no_grad():
         torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5)
     assert bmm.call_count == 5  # ceil(24 / 5) chunks

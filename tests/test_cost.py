@@ -32,6 +32,7 @@ from lightattn_ref.cost import (
     memory_traffic,
     minimal_passes,
     peak_memory,
+    _transparent_huge_pages_mode,
     trim_heap,
     use_huge_pages,
 )
@@ -419,32 +420,19 @@ def test_trim_heap_returns_the_freed_heap_to_the_kernel() -> None:
 
 
 _HUGE_PAGES = """
-from lightattn_ref.cost import _anon_huge_pages_kib, use_huge_pages
 import torch
+from lightattn_ref.cost import use_huge_pages
+def huge_kib():
+    with open("/proc/self/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("AnonHugePages:"))
 asked = use_huge_pages()
-before = _anon_huge_pages_kib()
+before = huge_kib()
 x = torch.ones(8, 256, 56, 56)  # 25.7 MB, as x at ResNet-50's first stage
-print(asked, (_anon_huge_pages_kib() - before) * 1024 / x.nbytes)
+print(asked, (huge_kib() - before) * 1024 / x.nbytes)
 """
 
-_HUGE_PAGES_TOO_LATE = """
-import torch
-torch.ones(1)  # PyTorch reads THP_MEM_ALLOC_ENABLE at its first allocation, here
-from lightattn_ref.cost import _anon_huge_pages_kib, use_huge_pages
-asked = use_huge_pages()
-before = _anon_huge_pages_kib()
-x = torch.ones(8, 256, 56, 56)
-print(asked, (_anon_huge_pages_kib() - before) * 1024 / x.nbytes)
-"""
-
-
-def _transparent_huge_pages_mode() -> str:
-    """The kernel's THP mode ("always", "madvise" or "never"); "" where it has none."""
-    from pathlib import Path
-
-    path = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-    chosen = re.search(r"\[(\w+)\]", path.read_text()) if path.exists() else None
-    return chosen.group(1) if chosen else ""
+# PyTorch reads THP_MEM_ALLOC_ENABLE at its first allocation, so asking after one is too late
+_HUGE_PAGES_TOO_LATE = _HUGE_PAGES.replace("asked = use_huge_pages()", "torch.ones(1)\nasked = use_huge_pages()")
 
 
 def test_use_huge_pages_backs_large_tensors_with_huge_pages() -> None:
@@ -453,7 +441,7 @@ def test_use_huge_pages_backs_large_tensors_with_huge_pages() -> None:
         return
     asked, share = _printed_by(_HUGE_PAGES)
     if _transparent_huge_pages_mode() in ("always", "madvise"):
-        # most of x lies in 2 MiB pages (not its unaligned ends, nor pages the kernel had no 2 MiB for)
+        # most of x lies in 2 MiB pages (not its unaligned ends, nor memory the heap had faulted before)
         assert asked == "True" and float(share) > 0.5
     else:
         assert asked == "False" and float(share) == 0.0
@@ -475,11 +463,11 @@ def test_use_huge_pages_is_false_where_the_kernel_reports_nothing(monkeypatch: p
 
     real_open = builtins.open
 
-    def no_smaps(path, *args, **kwargs):
-        if str(path).startswith("/proc/self/"):
+    def no_proc_or_sys(path, *args, **kwargs):
+        if str(path).startswith(("/proc/", "/sys/")):
             raise FileNotFoundError(path)
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", no_smaps)
+    monkeypatch.setattr(builtins, "open", no_proc_or_sys)
     monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
-    assert use_huge_pages() is False
+    assert _transparent_huge_pages_mode() == "" and use_huge_pages() is False
