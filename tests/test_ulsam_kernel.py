@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sysconfig
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +17,10 @@ from lightattn_ref.attention.ulsam import ULSAM, c_kernel_applies, pooled_pointw
 
 
 def _compiler_available() -> bool:
+    """A C compiler and Python's headers: what pip needs to build the extension."""
     cc = sysconfig.get_config_var("CC")
-    return bool(cc) and shutil.which(cc.split()[0]) is not None
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    return bool(cc) and shutil.which(cc.split()[0]) is not None and headers.exists()
 
 
 def _built() -> bool:
