@@ -186,10 +186,10 @@ class ULSAM(nn.Module):
         groups: G, the number of subspaces (default 4, as in the paper's MobileNetV2 result).
         bn_momentum: PyTorch BatchNorm momentum (official 0.9; PyTorch's usual value is 0.1).
 
-    Attributes (inference only, eval mode without autograd; the outputs do not change):
-        use_c_kernel: pool with the compiled C kernel where it is built (default True); False
-            gives the PyTorch path. See ``pooled_pointwise_c`` and ``c_kernel_applies``.
-        chunk_bytes: scratch per chunk of the PyTorch path, see ``pooled_pointwise``.
+    Two attributes steer inference (eval mode without autograd) and leave the outputs as they
+    are: ``use_c_kernel`` (default True) pools with the compiled C kernel where it is built,
+    False gives the PyTorch path (see ``pooled_pointwise_c`` and ``c_kernel_applies``), and
+    ``chunk_bytes`` is the PyTorch path's scratch per chunk (see ``pooled_pointwise``).
 
     Shape: x (N, C, H, W) -> (N, C, H, W).
     """
