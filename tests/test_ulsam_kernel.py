@@ -56,11 +56,14 @@ def test_kernel_equals_the_pytorch_path(shape: tuple[int, ...]) -> None:
     torch.testing.assert_close(pooled_pointwise_c(*args), pooled_pointwise(*args), rtol=1e-5, atol=1e-5)
 
 
-def test_a_nan_in_a_subspace_gives_the_official_output() -> None:
+@pytest.mark.parametrize("case", ["nan in x", "zero scale times infinity"])
+def test_a_nan_in_a_subspace_gives_the_official_output(case: str) -> None:
     if not _built():
         return
     x, scale, shift, weight, bias = _arguments((2, 4, 6, 5), groups=2)
-    x[1, 3, 2, 3] = float("nan")  # subspace (sample 1, group 1)
+    x[1, 3, 2, 3] = float("nan") if case == "nan in x" else float("inf")  # subspace (sample 1, group 1)
+    if case != "nan in x":
+        scale[3] = 0.0  # 0 * inf is NaN, as in the official depthwise convolution
     u = pooled_pointwise_c(x, scale, shift, weight, bias)
     # all of that subspace's u is NaN, and nothing else
     assert u[1, 1].isnan().all() and u.isnan().sum() == u[1, 1].numel()
@@ -70,10 +73,13 @@ def test_a_nan_in_a_subspace_gives_the_official_output() -> None:
     from lightattn_ref.official import make_official
 
     ours = randomize(ULSAM(8, groups=2)).eval()
+    if case != "nan in x":
+        with torch.no_grad():
+            ours.conv_dws.weight[5] = 0.0
     official = make_official("ulsam", 8, groups=2).eval()
     official.load_state_dict(to_official("ulsam", ours.state_dict()))
     x = torch.randn(2, 8, 6, 5)
-    x[1, 5, 2, 3] = float("nan")
+    x[1, 5, 2, 3] = float("nan") if case == "nan in x" else float("inf")
     with torch.no_grad():
         torch.testing.assert_close(ours(x), official(x), rtol=1e-5, atol=1e-5, equal_nan=True)
         assert ours(x)[1, 4:].isnan().all() and not ours(x)[0].isnan().any()

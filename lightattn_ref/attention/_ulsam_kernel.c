@@ -42,6 +42,15 @@ static int row_maxima(const float *plane, float scale, int64_t h, int64_t w, flo
     return nan;
 }
 
+/* Whether some scale * plane[k] is NaN although plane holds none: 0 times an infinity, or a scale
+ * that is itself infinite or NaN. Rare, so it is checked only for such scales. */
+static int nan_product(const float *plane, float scale, int64_t size) {
+    if (scale != 0.0f && isfinite(scale)) return 0;
+    for (int64_t k = 0; k < size; k++)
+        if (isnan(scale * plane[k])) return 1;
+    return 0;
+}
+
 /* u[i, j] += weight * max(least, max of row_max over rows i-1 .. i+1) */
 static void add_column_maxima(const float *row_max, float least, float weight, int64_t h, int64_t w, float *u) {
     for (int64_t i = 0; i < h; i++) {
@@ -59,8 +68,9 @@ typedef struct {
     int64_t groups, width, h, w;
 } Arguments;
 
-/* u of subspace s. A NaN anywhere in its x makes all of its u NaN: the softmax over the map that
- * follows in ULSAM spreads a NaN over the whole map anyway, as it does in the official code. */
+/* u of subspace s. A NaN among its products scale * x makes all of its u NaN: the softmax over
+ * the map that follows in ULSAM spreads a NaN over the whole map anyway, as it does in the
+ * official code. */
 static void run_subspace(const Arguments *a, int64_t s, float *row_max) {
     const int64_t plane = a->h * a->w;
     const int64_t offset = (s % a->groups) * a->width; /* this subspace's parameters */
@@ -68,7 +78,8 @@ static void run_subspace(const Arguments *a, int64_t s, float *row_max) {
     int nan = 0;
     for (int64_t k = 0; k < plane; k++) u[k] = 0.0f;
     for (int64_t c = 0; c < a->width; c++) {
-        nan |= row_maxima(a->x + (s * a->width + c) * plane, a->scale[offset + c], a->h, a->w, row_max);
+        const float *x = a->x + (s * a->width + c) * plane;
+        nan |= row_maxima(x, a->scale[offset + c], a->h, a->w, row_max) || nan_product(x, a->scale[offset + c], plane);
         add_column_maxima(row_max, a->floors[offset + c], a->weight[offset + c], a->h, a->w, u);
     }
     if (nan)

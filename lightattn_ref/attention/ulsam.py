@@ -126,8 +126,9 @@ def pooled_pointwise_c(x: Tensor, scale: Tensor, shift: Tensor, weight: Tensor, 
     ``pooled_pointwise`` makes seven passes over each cache-sized chunk: about 1.8 x floor
     against 8 at (8, 256, 56, 56) on 2 threads. Only the order of the sum over a subspace's
     channels differs (float32 rounding, about 1e-6 relative). One deliberate difference: a NaN
-    anywhere in a subspace's x makes all of its u NaN, not just the 3x3 windows around it (the
-    softmax over the map that follows in ULSAM spreads it so in the official code too).
+    among a subspace's products scale * x (a NaN in x, or 0 times an infinity) makes all of its
+    u NaN, not just the 3x3 windows around it (the softmax over the map that follows in ULSAM
+    spreads it so in the official code too).
 
     Arguments as ``pooled_pointwise``; x must be a float32 CPU tensor. On Linux the kernel runs
     on ``torch.get_num_threads()`` threads of PyTorch's own OpenMP pool, each taking whole
