@@ -168,14 +168,14 @@ def test_command_line_gets_huge_pages_before_any_tensor_exists() -> None:
     import os
     import subprocess
     import sys
-    from pathlib import Path
+
+    from lightattn_ref.cost import _transparent_huge_pages_mode
 
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
     command = [sys.executable, "-m", "lightattn_ref.bench", "--names", "se", "--shapes", "2,64,4,4",
                "--modes", "eval", "--threads", "1", "--min-run-time", "0.01", "--rounds", "1"]
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
-    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-    available = sys.platform == "linux" and thp.exists() and "[never]" not in thp.read_text()
+    available = _transparent_huge_pages_mode() in ("always", "madvise")
     # importing the package allocates no tensor, so PyTorch still reads THP_MEM_ALLOC_ENABLE
     assert (", huge pages," in out) == available and (", no huge pages," in out) != available
 

@@ -95,7 +95,7 @@ def pooled_pointwise(
     g, width = weight.shape
     hp, wp = h + 2, w + 2
     floor = -shift
-    bias = bias + (weight * shift.view(g, width)).sum(1)  # idea 1
+    bias = _bias_with_shift(weight, shift, bias)  # idea 1
     plane_scale, plane_floor = scale.repeat(n).view(-1, 1, 1), floor.repeat(n).view(-1, 1, 1)
     subspace_weight = weight.view(g, 1, width).repeat(n, 1, 1)
     per_chunk = min(n * g, max(1, chunk_bytes // (width * hp * wp * x.element_size())))
@@ -150,7 +150,7 @@ def pooled_pointwise_c(x: Tensor, scale: Tensor, shift: Tensor, weight: Tensor, 
     u = x.new_empty(n, g, h, w)
     pointers = [t.data_ptr() for t in (x, scale, floor, flat_weight, u)]
     C_KERNEL.pooled_pointwise(*pointers, n, g, width, h, w, torch.get_num_threads())
-    return u.add_((bias + (weight * shift.view(g, width)).sum(1)).view(1, g, 1, 1))  # idea 1's bias
+    return u.add_(_bias_with_shift(weight, shift, bias).view(1, g, 1, 1))
 
 
 @torch.jit.unused
@@ -170,6 +170,11 @@ def c_kernel_applies(x: Tensor) -> bool:
         and not torch.compiler.is_compiling()
         and not is_in_torch_dispatch_mode()
     )
+
+
+def _bias_with_shift(weight: Tensor, shift: Tensor, bias: Tensor) -> Tensor:
+    """The pointwise bias plus the "+ b" of idea 1 carried through the pool: bias + sum_c w_c b_c, (G,)."""
+    return bias + (weight * shift.view(weight.shape)).sum(1)
 
 
 def _max3(src: Tensor, dst: Tensor, step: int) -> None:
