@@ -70,7 +70,7 @@ RIGHT_AXES = {
 
 
 def test_pool_axes_accepts(capsys: pytest.CaptureFixture[str]) -> None:
-    check_pool_axes(RIGHT_AXES)
+    check_pool_axes(lambda: RIGHT_AXES)
     assert capsys.readouterr().out.startswith("Correct:")
 
 
@@ -91,13 +91,13 @@ def test_pool_axes_accepts(capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_pool_axes_rejects(change: dict, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
-        check_pool_axes({**RIGHT_AXES, **change})
+        check_pool_axes(lambda: {**RIGHT_AXES, **change})
 
 
 def test_pool_axes_rejects_missing_entries() -> None:
     answer = {k: v for k, v in RIGHT_AXES.items() if k != "coord_width"}
     with pytest.raises(AssertionError, match="no entry for 'coord_width'"):
-        check_pool_axes(answer)
+        check_pool_axes(lambda: answer)
 
 
 def test_pooled_axes_agree_with_the_gate_shapes() -> None:

@@ -1,24 +1,59 @@
 """What the chapters' checks share: calling the reader's answer and comparing tensors.
 
 Every check calls the reader's code through ``call_answer`` (or turns its exception into a
-sentence with ``answer_error``), so an exercise left as ``raise NotImplementedError`` or code
-that fails reads the same in every chapter: one sentence, no traceback into the check.
+sentence with ``answer_error``), so code that fails reads the same in every chapter: one
+sentence. An exercise still left as its stub (``raise NotImplementedError`` or ``...``) is not
+an error at all: every public check is wrapped in ``reader_check``, which prints one line,
+"Not attempted yet", and returns, so a chapter runs top to bottom before the reader has
+written anything, and an autograder sees that line instead of "Correct".
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import Tensor
 
 ATOL, RTOL = 1e-5, 1e-4
 
+Check = TypeVar("Check", bound=Callable[..., None])
+
+
+class NotAttempted(AssertionError):
+    """The reader's answer is still the stub: it raises ``NotImplementedError`` or is ``...``."""
+
+
+def reader_check(check: Check) -> Check:
+    """Wrap a ``check_*(answer)``: a stub answer prints one line instead of raising.
+
+    The line names the answer (its ``__name__``, e.g. ``psi`` or ``SEVar2``) so the reader
+    knows what to write. A wrong answer still raises ``AssertionError`` with its sentence, and a
+    right one prints the check's "Correct" line.
+    """
+
+    @functools.wraps(check)
+    def graded(answer: object, *args: object, **kwargs: object) -> None:
+        try:
+            if answer is Ellipsis:  # the blank that value exercises (and otter's prompts) leave
+                raise NotAttempted("the answer is still `...`")
+            check(answer, *args, **kwargs)
+        except NotAttempted:
+            name = getattr(answer, "__name__", "your answer")
+            print(f"Not attempted yet: write `{name}` above, then run this cell again.")
+
+    return graded  # type: ignore[return-value]
+
 
 def answer_error(error: Exception, what: str = "the function") -> AssertionError:
-    """One sentence saying how the reader's code (``what``) failed, to raise ``from None``."""
+    """One sentence saying how the reader's code (``what``) failed, to raise ``from None``.
+
+    ``NotImplementedError``, the stubs' body, gives ``NotAttempted``, which ``reader_check`` reports.
+    """
     if isinstance(error, NotImplementedError):
-        return AssertionError(f"{what} still raises NotImplementedError: replace its body with your code.")
+        return NotAttempted(f"{what} still raises NotImplementedError: replace its body with your code.")
     message = str(error).splitlines()[0] if str(error) else ""
     hint = ""
     if "view size is not compatible" in message:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 from torch import Tensor
 
-from ._common import answer_error, as_tensor
+from ._common import answer_error, as_tensor, call_answer, reader_check
 
 __all__: list[str] = ["POOLED_AXES", "check_pool_axes", "check_scale"]
 
@@ -55,6 +55,7 @@ def _is_broadcast_error(error: Exception) -> bool:
     return isinstance(error, RuntimeError) and ("must match the size" in str(error) or "broadcast" in str(error))
 
 
+@reader_check
 def check_scale(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check a reader's scale step ``fn(x, a) -> y``, eq. anatomy-scale: y = a ⊙ x.
 
@@ -132,11 +133,12 @@ def _as_axes(value: object, key: str) -> frozenset[str]:
     return frozenset(axes)
 
 
-def check_pool_axes(answer: Mapping[str, object]) -> None:
+@reader_check
+def check_pool_axes(fn: Callable[[], Mapping[str, object]]) -> None:
     """Check a reader's map from each gate to the axes of x its squeeze pools over.
 
     Args:
-        answer: a dict with the keys of ``POOLED_AXES`` ("se", "eca", "cbam_channel",
+        fn: takes no argument and returns the answer, a dict with the keys of ``POOLED_AXES`` ("se", "eca", "cbam_channel",
             "cbam_spatial", "sa_channel", "sa_spatial", "ulsam", "coord_height", "coord_width");
             each value is a set of axis letters from "C", "H", "W" (a list, a tuple or a string such
             as "HW" is accepted too; an empty set means the gate pools over no axis).
@@ -144,6 +146,7 @@ def check_pool_axes(answer: Mapping[str, object]) -> None:
     Prints one line when every entry is right. Raises ``AssertionError`` with one sentence for
     the first wrong entry, saying what the gate's shape is and why.
     """
+    answer = call_answer(fn)
     if not isinstance(answer, Mapping):
         raise AssertionError(f"answer must be a dict from gate name to a set of axes; got {type(answer).__name__}.")
     missing = [key for key in POOLED_AXES if key not in answer]

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention.cbam import ChannelGate
-from ._common import ATOL, as_tensor, call_answer, close
+from ._common import ATOL, as_tensor, call_answer, close, reader_check
 
 __all__: list[str] = ["check_channel_gate", "check_spatial_pool"]
 
@@ -92,6 +92,7 @@ def _diagnose_gate(answer: Tensor, x: Tensor, mlp: nn.Module, seen: list[Tensor]
             f"{shape}: pool over H and W (dims 2 and 3) and check the order of the steps.")
 
 
+@reader_check
 def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> None:
     """Check a reader's CBAM channel gate against the package's ``ChannelGate``.
 
@@ -162,6 +163,7 @@ def _diagnose_pool(answer: Tensor, x: Tensor) -> str:
             f"shape {list(x.shape)}: pool over dim=1 and concatenate the max map before the mean map.")
 
 
+@reader_check
 def check_spatial_pool(spatial_pool: Callable[[Tensor], Tensor]) -> None:
     """Check a reader's input of CBAM's spatial gate: [max over C, mean over C], shape (N, 2, H, W).
 

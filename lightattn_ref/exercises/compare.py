@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ..cost import convert_units, count_parameters
 from ..registry import make_attention
-from ._common import call_answer
+from ._common import call_answer, reader_check
 
 __all__: list[str] = ["check_param_formula", "check_unit_conversion", "PARAM_FORMULA_NAMES", "UNIT_PREFIXES"]
 
@@ -122,6 +122,7 @@ def _wrong_variants(name: str, c: int, r: int) -> list[tuple[float, str]]:
     return variants
 
 
+@reader_check
 def check_param_formula(fn: Callable[[str, int, int], int]) -> None:
     """Check a reader's ``fn(name, channels, reduction) -> int``: parameters of one module.
 
@@ -184,6 +185,7 @@ def _unit_name(prefix: str, binary: bool, macs: bool) -> str:
     return prefix + ("i" if binary else "") + ("MACs" if macs else "FLOPs")
 
 
+@reader_check
 def check_unit_conversion(fn: Callable[[float, str, bool, bool], float]) -> None:
     """Check a reader's ``fn(value, prefix, binary, macs) -> float``: a published figure in FLOPs.
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._common import call_answer
+from ._common import call_answer, reader_check
 
 __all__: list[str] = ["check_directional_pool", "check_mip"]
 
@@ -26,6 +26,7 @@ def reference_mip(channels: int, reduction: int = 32) -> int:
     return max(8, channels // reduction)
 
 
+@reader_check
 def check_directional_pool(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
     """Check a reader's ``fn(x) -> (z_h, z_w)``: Coordinate Attention's two poolings, eq. ca-pool.
 
@@ -102,6 +103,7 @@ def check_directional_pool(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> Non
     )
 
 
+@reader_check
 def check_mip(fn: Callable[[int, int], int]) -> None:
     """Check a reader's ``fn(channels, reduction) -> mip``: the width of CA's shared transform.
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..registry import make_attention
-from ._common import answer_error, as_tensor, call_answer, reject_known_mistakes
+from ._common import answer_error, as_tensor, call_answer, reader_check, reject_known_mistakes
 
 __all__: list[str] = ["check_gate_summary", "check_seed_stats", "reference_gate_summary"]
 
@@ -55,6 +55,7 @@ def _gate_case(seed: int, name: str, options: dict[str, int], c: int, n: int, ba
     return module, DataLoader(TensorDataset(x, y), batch_size=batch)
 
 
+@reader_check
 def check_gate_summary(fn: Callable[[nn.Module, Iterable[tuple[Tensor, Tensor]]], Tensor]) -> None:
     """Check a reader's ``fn(module, loader) -> mean_gate``, eq. learn-mean-gate.
 
@@ -130,6 +131,7 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7)
 
 
+@reader_check
 def check_seed_stats(fn: Callable[[Sequence[float]], tuple[float, float]]) -> None:
     """Check a reader's ``fn(values) -> (mean, std)``, eq. learn-seed-stats.
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._common import answer_error, as_tensor, call_answer
+from ._common import answer_error, as_tensor, call_answer, reader_check
 
 __all__: list[str] = ["check_eca_matrix", "check_psi", "check_se_var2", "reference_psi"]
 
@@ -51,6 +51,7 @@ def _describe(channels: int, gamma: float, b: float) -> str:
     return f"psi({channels}, gamma={gamma:g}, b={b:g})"
 
 
+@reader_check
 def check_psi(fn: Callable[..., int]) -> None:
     """Check a reader's ``fn(channels, gamma=2, b=1) -> k``, ECA's kernel-size rule (eq. eca-psi).
 
@@ -109,6 +110,7 @@ def check_psi(fn: Callable[..., int]) -> None:
 _VAR2_SHAPES: tuple[tuple[int, int, int, int], ...] = ((2, 8, 5, 3), (1, 64, 4, 7), (3, 96, 2, 2))
 
 
+@reader_check
 def check_se_var2(module_cls: Callable[[int], nn.Module]) -> None:
     """Check a reader's SE-Var2 module: y = sigma(w ⊙ GAP(x)) ⊙ x with one weight per channel.
 
@@ -203,6 +205,7 @@ def _circular(weight: Tensor, channels: int) -> Tensor:
 _MATRIX_CASES: tuple[tuple[int, int], ...] = ((3, 6), (5, 9), (1, 4), (7, 12), (5, 5))  # (k, C)
 
 
+@reader_check
 def check_eca_matrix(fn: Callable[[Tensor, int], Tensor]) -> None:
     """Check a reader's ``fn(weight, channels) -> M``: the C x C matrix of ECA's 1-D convolution.
 

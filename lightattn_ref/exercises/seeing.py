@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._common import as_tensor, call_answer, reject_known_mistakes
+from ._common import as_tensor, call_answer, reader_check, reject_known_mistakes
 
 __all__: list[str] = ["check_gradcam_weights", "check_peak_location", "reference_cam", "reference_peak"]
 
@@ -44,6 +44,7 @@ def _cam_case(seed: int, shape: tuple[int, int, int, int]) -> tuple[Tensor, Tens
     return activations, gradients
 
 
+@reader_check
 def check_gradcam_weights(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check a reader's ``fn(activations, gradients) -> cam``, Grad-CAM before upsampling.
 
@@ -111,6 +112,7 @@ def _peak_case(seed: int, shape: tuple[int, int, int]) -> Tensor:
     return maps
 
 
+@reader_check
 def check_peak_location(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
     """Check a reader's ``fn(maps) -> (rows, cols)``: where each map is largest.
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..attention.shuffle import ShuffleAttention, channel_shuffle
-from ._common import as_tensor, call_answer, close
+from ._common import as_tensor, call_answer, close, reader_check
 
 __all__: list[str] = ["check_channel_shuffle", "check_sa_spatial_gate"]
 
@@ -75,6 +75,7 @@ def _diagnose_shuffle(out: Tensor, x: Tensor, groups: int) -> str:
             f"{expected[j]} (output channel i*groups + g must read input channel g*C/groups + i).")
 
 
+@reader_check
 def check_channel_shuffle(shuffle: Callable[[Tensor, int], Tensor]) -> None:
     """Check a reader's channel shuffle against the package's ``channel_shuffle``.
 
@@ -158,6 +159,7 @@ def _diagnose_gate(answer: Tensor, x: Tensor, weight: Tensor, bias: Tensor, eps:
             f"standardise each channel over H x W with the biased variance and eps inside the square root.")
 
 
+@reader_check
 def check_sa_spatial_gate(spatial_gate: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> None:
     """Check a reader's gate of SA's spatial half against ``ShuffleAttention.attention_maps``.
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._common import as_tensor, call_answer, close as _close_default
+from ._common import as_tensor, call_answer, close as _close_default, reader_check
 
 __all__: list[str] = ["check_subspace_softmax", "check_ulsam_output"]
 
@@ -45,6 +45,7 @@ def reference_ulsam_output(x: Tensor, maps: Tensor) -> Tensor:
     return (maps[:, :, None] * x_sub + x_sub).reshape(n, c, h, w)
 
 
+@reader_check
 def check_subspace_softmax(fn: Callable[[Tensor], Tensor]) -> None:
     """Check a reader's ``fn(u) -> maps``: the softmax of ULSAM's scores over all H*W positions.
 
@@ -94,6 +95,7 @@ def check_subspace_softmax(fn: Callable[[Tensor], Tensor]) -> None:
     print(f"Correct: each map is a softmax over all H*W positions for {len(_SOFTMAX_SHAPES)} random shapes.")
 
 
+@reader_check
 def check_ulsam_output(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check a reader's ``fn(x, maps) -> y``: ULSAM's output, eq. ulsam-out.
 
