@@ -1,8 +1,9 @@
 # Two entry points on a fresh machine with Python 3.11 and make:
 #   make book   set up .venv and build the site strictly into _build/html
-#   make test   set up .venv, run pytest, strict nbval over every notebook, and the strict book build
+#   make test   set up .venv, run pytest, strict nbval over every notebook, the course kit and the strict book build
+#   make course build the course kit into _build/course: student notebooks, solved notebooks, otter autograders
 # `book` is also a folder, so every target is phony or make would silently do nothing.
-.PHONY: setup book test pytest nbval notebooks clean
+.PHONY: setup book test pytest nbval course notebooks clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -28,7 +29,11 @@ pytest: setup
 nbval: setup
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout=300 notebooks -q -p no:randomly
 
-test: pytest nbval book
+# The chapters are the single source: student notebooks, solutions and autograders are built from them.
+course: setup
+	$(BIN)/python course/build.py --out _build/course
+
+test: pytest nbval course book
 
 # Re-execute the notebooks in place, so their stored outputs are current.
 notebooks: setup
