@@ -11,8 +11,8 @@ master notebook in which each exercise is one question:
     solution-check with its stored output as its TEST (an OK-format doctest: an untouched stub
     prints "Not attempted yet" and a wrong answer raises, so both fail; the solution passes).
 
-The reader's own check cell becomes otter's ``grader.check(NAME)`` and the Solutions section is
-dropped. ``otter assign`` then writes the student notebook (no solution code), the solved
+The reader's own check cell stays under the stub (the student notebook needs no otter, so it runs
+in Colab like the chapter) and the Solutions section is dropped. ``otter assign`` then writes the student notebook (no solution code), the solved
 notebook and the autograder zip, which this script collects under ``_build/course``:
 
     student/NN_topic.ipynb   solutions/NN_topic.ipynb   autograder/NN_topic.zip
@@ -88,8 +88,10 @@ def master_notebook(chapter: Path, requirements: Path) -> nbformat.NotebookNode:
         "name": chapter.stem,
         "requirements": str(requirements),
         "python_version": "3.11",
+        "init_cell": False,  # no otter in the student's notebook: it runs in Colab as the chapter does
         "export_cell": False,
-        "check_all_cell": True,
+        "check_all_cell": False,
+        "show_question_points": True,
         "generate": {"pdf": False, "show_stdout": True},
     }
     cells = [raw("# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False))]
@@ -100,13 +102,14 @@ def master_notebook(chapter: Path, requirements: Path) -> nbformat.NotebookNode:
         part = meta.get("part")
         if part == "prompt":
             points = meta["points"]
-            cells += [raw(f"# BEGIN QUESTION\nname: {meta['name']}\npoints: {points}"), strip_outputs(cell)]
+            cells += [raw(f"# BEGIN QUESTION\nname: {meta['name']}\npoints: {points}\ncheck_cell: false"),
+                      strip_outputs(cell)]
         elif part == "stub":
             question = parts[meta["name"]]
             cells += [raw("# BEGIN SOLUTION"), answer_cell(question["solution"], cell), raw("# END SOLUTION"),
                       raw("# BEGIN TESTS"), copy.deepcopy(question["solution-check"]), raw("# END TESTS")]
-        elif part == "check":
-            cells.append(raw("# END QUESTION"))  # otter puts grader.check(NAME) here
+        elif part == "check":  # the reader's check stays: the same check_* the autograder's test calls
+            cells += [raw("# END QUESTION"), strip_outputs(cell)]
         elif part:
             raise ValueError(f"{chapter.name}: a {part!r} cell of {meta['name']!r} comes before {SOLUTIONS_HEADING!r}")
         else:

@@ -87,8 +87,9 @@ def test_student_notebooks_hold_no_solution_code_and_no_outputs(course: Path, ch
                 assert line not in student_lines, f"{chapter.stem}: the student notebook contains solution code {line!r}"
     assert builder.SOLUTIONS_HEADING not in text
     assert all(not cell.get("outputs") for cell in student.cells if cell.cell_type == "code")
-    for name in parts:
-        assert f'grader.check("{name}")' in text
+    assert "import otter" not in text, "the student notebook runs without otter (in Colab, too)"
+    for name, cells in parts.items():
+        assert cells["check"].source in text, f"{name}: the student notebook lost the reader's check"
 
 
 def otter_scores(autograder: Path, submission: Path, out: Path) -> dict[str, float]:
