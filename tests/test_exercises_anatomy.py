@@ -7,7 +7,9 @@ import torch
 from torch import Tensor
 
 from lightattn_ref import make_attention
-from lightattn_ref.exercises import POOLED_AXES, check_pool_axes, check_scale
+from lightattn_ref.cost import count_parameters
+from lightattn_ref.exercises import POOLED_AXES, check_bottleneck_params, check_pool_axes, check_scale
+from lightattn_ref.models import Bottleneck
 
 
 def scale_right(x: Tensor, a: Tensor) -> Tensor:
@@ -117,3 +119,73 @@ def test_pooled_axes_agree_with_the_gate_shapes() -> None:
         if shape[1] == 1 or (key == "ulsam" and shape[1] < c):
             pooled.add("C")
         assert pooled == set(POOLED_AXES[key]), key
+
+
+# ---------------------------------------------------------------------- SE in a bottleneck block
+def bottleneck_right(channels: int, reduction: int = 16) -> tuple[int, int]:
+    w, h = channels // 4, channels // reduction
+    block = channels * w + 9 * w * w + w * channels + 2 * (w + w + channels)  # three convs, three BNs
+    return block, 2 * channels * h + h + channels
+
+
+def bottleneck_counted(channels: int, reduction: int = 16) -> tuple[int, int]:
+    """Building the blocks and counting gives the same pair (the check compares with this)."""
+    plain = count_parameters(Bottleneck(channels, channels // 4))
+    gated = Bottleneck(channels, channels // 4, attention=make_attention("se", channels, reduction=reduction))
+    return plain, count_parameters(gated) - plain
+
+
+@pytest.mark.parametrize("answer", [bottleneck_right, bottleneck_counted], ids=["formula", "counted"])
+def test_bottleneck_params_accepts(answer, capsys: pytest.CaptureFixture[str]) -> None:
+    check_bottleneck_params(answer)
+    assert capsys.readouterr().out.startswith("Correct: both counts match the package's bottleneck block")
+
+
+def test_bottleneck_reference_is_the_chapter_block() -> None:
+    """The chapter's stage-2 block: Bottleneck(512, 128) has 280,064 parameters, SE adds 33,312."""
+    assert bottleneck_counted(512) == bottleneck_right(512) == (280_064, 33_312)
+
+
+def _with_block(block_fn):
+    return lambda c, r=16: (block_fn(c), bottleneck_right(c, r)[1])
+
+
+def _with_added(added_fn):
+    return lambda c, r=16: (bottleneck_right(c, r)[0], added_fn(c, r))
+
+
+def _convs(c: int) -> int:
+    w = c // 4
+    return 2 * c * w + 9 * w * w
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_with_block(_convs), "no BatchNorm parameters"),
+        (_with_block(lambda c: _convs(c) + 4 * (c // 2 + c)), "running mean and variance"),
+        (_with_block(lambda c: _convs(c) - 8 * (c // 4) ** 2 + 2 * (c // 2 + c)),
+         "treats the 3x3 convolution like a 1x1"),
+        (_with_block(lambda c: _convs(c) + 3 * (c // 2 + c)), "gives the convolutions biases"),
+        (_with_block(lambda c: 11 * c * c + 6 * c), "uses C as the inner width"),
+        (_with_block(lambda c: bottleneck_right(c)[0] + c * c + 2 * c), "projection shortcut"),
+        (_with_block(lambda c: 17 * c * c), "has 70,400"),
+        (_with_added(lambda c, r: sum(bottleneck_right(c, r))), "the block with SE"),
+        (_with_added(lambda c, r: bottleneck_right(c // 4, r)[1]), "your SE has C/4 channels"),
+        (_with_added(lambda c, r: 2 * c * (c // r)), "no biases"),
+        (_with_added(lambda c, r: 2 * c * (c // r) + c), "only the second layer's bias"),
+        (_with_added(lambda c, r: c * (c // r) + c // r + c), "one weight matrix"),
+        (_with_added(lambda c, r: bottleneck_right(c)[1]), "for r=4 is the one for r=16"),
+        (_with_added(lambda c, r: round(2 * c * c / r + c / r + c)), r"C // r = 13 units .* not C / r = 13.3333"),
+        (_with_added(lambda c, r: 2 * c * c / r + c / r + c), "return two ints"),
+        (lambda c, r=16: bottleneck_right(c, r)[0], "return a pair"),
+        (lambda c: bottleneck_right(c), "takes 1 positional argument"),
+        (_with_added(lambda c, r: bottleneck_right(c, r)[1] + 1), "adds 8,465 parameters"),
+    ],
+    ids=["no-bn", "bn-buffers", "3x3-as-1x1", "conv-biases", "no-reduction", "projection", "other-block",
+         "total", "se-on-inner-width", "se-no-bias", "se-one-bias", "se-one-matrix", "fixed-r", "float-rounded",
+         "float", "one-number", "no-r-argument", "other-se"],
+)
+def test_bottleneck_params_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_bottleneck_params(wrong)

@@ -7,7 +7,10 @@ import torch
 from torch import Tensor, nn
 
 from lightattn_ref import make_attention
-from lightattn_ref.exercises import check_directional_pool, check_mip
+from lightattn_ref.cost import count_parameters
+from lightattn_ref.exercises import check_ca_resnet_params, check_directional_pool, check_mip
+from lightattn_ref.exercises.coord import _RESNET_CASES, reference_ca_resnet_params
+from lightattn_ref.models import resnet18, resnet50
 
 
 def pool_right(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -76,3 +79,62 @@ def test_mip_accepts(capsys: pytest.CaptureFixture[str]) -> None:
 def test_mip_rejects(wrong, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         check_mip(wrong)
+
+
+# --- Exercise 3: the parameters CA adds to a ResNet -------------------------------------------
+
+# ResNet-18: 2 basic blocks per stage at widths 64 ... 512; ResNet-50: 3, 4, 6, 3 bottlenecks
+# whose output is 4 times their inner width 64 ... 512
+_STAGES = {18: ((2, 2, 2, 2), 1), 50: ((3, 4, 6, 3), 4)}
+
+
+def _count(depth: int, r: int, *, inner: bool = False, mip=None, formula=None, per_stage: bool = False) -> int:
+    blocks, expansion = _STAGES[depth]
+    total = 0
+    for n, planes in zip(blocks, (64, 128, 256, 512)):
+        c = planes if inner else planes * expansion
+        m = max(8, c // r) if mip is None else mip(c, r)
+        total += (1 if per_stage else n) * (formula or (lambda c, m: 3 * c * m + 3 * m + 2 * c))(c, m)
+    return total
+
+
+def resnet_right(depth: int, reduction: int) -> int:
+    return _count(depth, reduction)
+
+
+def test_resnet_accepts_the_right_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    check_ca_resnet_params(resnet_right)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_resnet_reference_is_the_package_networks_difference() -> None:
+    """The check's reference equals what CA adds to the package's whole networks, for every case."""
+    for depth, r in _RESNET_CASES:
+        build = {18: resnet18, 50: resnet50}[depth]
+        added = count_parameters(build(attention="coord", reduction=r)) - count_parameters(build())
+        assert reference_ca_resnet_params(depth, r) == added == resnet_right(depth, r)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda d, r: resnet_right(d, r) + count_parameters({18: resnet18, 50: resnet50}[d]()), "whole ResNet-18"),
+        (lambda d, r: _count(d, r, inner=True), "inner width"),
+        (lambda d, r: _count(d, r, mip=lambda c, r: c // r), "mip = C // r"),
+        (lambda d, r: _count(d, 32), "the one for r=32"),
+        (lambda d, r: _count(d, r, formula=lambda c, m: 3 * c * m + m + 2 * c), "BatchNorm's weight and bias"),
+        (lambda d, r: _count(d, r, formula=lambda c, m: 3 * c * m + 2 * m), "biases of the three 1x1"),
+        (lambda d, r: _count(d, r, per_stage=True), "one CA module per stage"),
+        (lambda d, r: _count(d, r) + 1, "you count 74,737 parameters, but its 8 CA modules have 74,736"),
+        (lambda d, r: float(_count(d, r)), "of type float"),
+        (lambda d, r: True, "of type bool"),
+    ],
+    ids=[
+        "whole-network", "inner-width", "no-floor-8", "ignores-r", "no-bn", "no-biases", "per-stage", "off-by-one",
+        "float", "bool",
+    ],
+)
+def test_resnet_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_ca_resnet_params(wrong)
+

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightattn_ref import eca_kernel_size
-from lightattn_ref.exercises import check_eca_matrix, check_psi, check_se_var2, reference_psi
+from lightattn_ref.exercises import check_eca_matrix, check_eca_ns, check_psi, check_se_var2, reference_psi
 
 
 # ---------------------------------------------------------------------------------------- psi
@@ -252,3 +252,152 @@ def matrix_shifted(weight: Tensor, channels: int) -> Tensor:
 def test_eca_matrix_rejects(wrong, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         check_eca_matrix(wrong)
+
+
+# ------------------------------------------------------------------------------------- ECA-NS
+class NS(nn.Module):
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.k = kernel_size
+        self.weight = nn.Parameter(torch.zeros(channels, kernel_size))
+
+    def scores(self, s: Tensor, weight: Tensor) -> Tensor:
+        p = (self.k - 1) // 2
+        return (F.pad(s, (p, p)).unfold(1, self.k, 1) * weight).sum(dim=-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.scores(x.mean(dim=(2, 3)), self.weight))[:, :, None, None]
+
+
+class NSBand(nn.Module):
+    """The C x C band built from a (C, 1, k) parameter, then one matrix product: the same module."""
+
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.c, self.k = channels, kernel_size
+        self.weight = nn.Parameter(torch.zeros(channels, 1, kernel_size))
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = (self.k - 1) // 2
+        rows = torch.arange(self.c)[:, None].expand(self.c, self.k)
+        cols = rows + torch.arange(self.k)[None, :] - p
+        inside = (cols >= 0) & (cols < self.c)
+        band = torch.zeros(self.c, self.c).index_put((rows[inside], cols[inside]), self.weight[:, 0][inside])
+        return x * torch.sigmoid(x.mean(dim=(2, 3)) @ band.T)[:, :, None, None]
+
+
+@pytest.mark.parametrize("answer", [NS, NSBand], ids=["unfold", "band-matrix"])
+def test_eca_ns_accepts(answer, capsys: pytest.CaptureFixture[str]) -> None:
+    check_eca_ns(answer)
+    assert capsys.readouterr().out.startswith("Correct: your ECA-NS holds C·k weights")
+
+
+class NSShared(nn.Module):
+    """ECA itself: one kernel for every channel."""
+
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.conv(x.mean(dim=(2, 3))[:, None]))[:, 0, :, None, None]
+
+
+class NSMasked(nn.Module):
+    """A full C x C matrix multiplied by the band mask: the right outputs, C^2 parameters."""
+
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(channels, channels))
+        i = torch.arange(channels)
+        self.register_buffer("mask", ((i[:, None] - i[None, :]).abs() <= (kernel_size - 1) // 2).float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(x.mean(dim=(2, 3)) @ (self.weight * self.mask).T)[:, :, None, None]
+
+
+class NSBias(NS):
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__(channels, kernel_size)
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+
+class NSKByC(NS):
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__(channels, kernel_size)
+        self.weight = nn.Parameter(torch.zeros(kernel_size, channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.scores(x.mean(dim=(2, 3)), self.weight.T))[:, :, None, None]
+
+
+class NSFlipped(NS):
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.scores(x.mean(dim=(2, 3)), self.weight.flip(1)))[:, :, None, None]
+
+
+class NSTransposed(NSBand):
+    def forward(self, x: Tensor) -> Tensor:
+        p = (self.k - 1) // 2
+        rows = torch.arange(self.c)[:, None].expand(self.c, self.k)
+        cols = rows + torch.arange(self.k)[None, :] - p
+        inside = (cols >= 0) & (cols < self.c)
+        band = torch.zeros(self.c, self.c).index_put((rows[inside], cols[inside]), self.weight[:, 0][inside])
+        return x * torch.sigmoid(x.mean(dim=(2, 3)) @ band)[:, :, None, None]
+
+
+class NSCircular(NS):
+    def forward(self, x: Tensor) -> Tensor:
+        p = (self.k - 1) // 2
+        s = F.pad(x.mean(dim=(2, 3))[:, None], (p, p), mode="circular")[:, 0]
+        return x * torch.sigmoid((s.unfold(1, self.k, 1) * self.weight).sum(dim=-1))[:, :, None, None]
+
+
+class NSOffCentre(NS):
+    def forward(self, x: Tensor) -> Tensor:
+        s = F.pad(x.mean(dim=(2, 3)), (0, self.k - 1))  # window i = s_i ... s_{i+k-1}
+        return x * torch.sigmoid((s.unfold(1, self.k, 1) * self.weight).sum(dim=-1))[:, :, None, None]
+
+
+class NSNoSigmoid(NS):
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scores(x.mean(dim=(2, 3)), self.weight)[:, :, None, None]
+
+
+class NSMaxPool(NS):
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.scores(x.amax(dim=(2, 3)), self.weight))[:, :, None, None]
+
+
+class NSGateOnly(NS):
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.scores(x.mean(dim=(2, 3)), self.weight))[:, :, None, None]
+
+
+class NSOneArgument(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (NSShared, "one kernel shared by all channels: that is ECA"),
+        (NSMasked, "a full C x C matrix"),
+        (NSBias, "ECA-NS has no bias"),
+        (NSKByC, r"shape \(3, 8\), k x C: store them as \(C, k\)"),
+        (NSFlipped, "reads each row of weights backwards"),
+        (NSTransposed, "transposed band"),
+        (NSCircular, "wraps around"),
+        (NSOffCentre, "shifted by 1 channel"),
+        (NSNoSigmoid, "missing its sigmoid"),
+        (NSMaxPool, "maximum"),
+        (NSGateOnly, "returns the gate"),
+        (NSOneArgument, "must take the number of channels C and the kernel size k"),
+    ],
+    ids=["shared-kernel", "masked-full-matrix", "bias", "k-by-C", "flipped-rows", "transposed-band", "circular",
+         "off-centre", "no-sigmoid", "max-pool", "gate-only", "one-argument"],
+)
+def test_eca_ns_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_eca_ns(wrong)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightattn_ref import make_attention
-from lightattn_ref.exercises import check_subspace_softmax, check_ulsam_output
-from lightattn_ref.exercises.ulsam import reference_subspace_softmax, reference_ulsam_output
+from lightattn_ref.exercises import check_fold_depthwise, check_subspace_softmax, check_ulsam_output
+from lightattn_ref.exercises.ulsam import (
+    _FOLD_CASES,
+    _fold_layers,
+    reference_fold_depthwise,
+    reference_subspace_softmax,
+    reference_ulsam_output,
+)
 
 
 def softmax_right(u: Tensor) -> Tensor:
@@ -88,3 +94,92 @@ def _per_channel_maps(x: Tensor, maps: Tensor) -> Tensor:
 def test_output_rejects(wrong, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         check_ulsam_output(wrong)
+
+
+# --- Exercise 3: folding the depthwise convolution and its BatchNorm --------------------------
+
+
+def fold_right(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    bn_scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return conv.weight.flatten() * bn_scale, (conv.bias - bn.running_mean) * bn_scale + bn.bias
+
+
+def fold_by_probing(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """Another right answer: run the eval-mode layers on x = 0 and x = 1."""
+    c = conv.in_channels
+    shift = bn(conv(torch.zeros(1, c, 1, 1))).flatten()
+    return bn(conv(torch.ones(1, c, 1, 1))).flatten() - shift, shift
+
+
+@pytest.mark.parametrize("answer", [fold_right, fold_by_probing], ids=["formula", "probing"])
+def test_fold_accepts_the_right_answer(answer, capsys: pytest.CaptureFixture[str]) -> None:
+    check_fold_depthwise(answer)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_fold_reference_is_what_the_layers_and_the_package_compute() -> None:
+    """The check's reference is the eval-mode layers' own affine map, and the package's folding."""
+    for seed, (c, g, eps) in enumerate(_FOLD_CASES):
+        conv, bn = _fold_layers(c, g, eps, seed)
+        scale, shift = reference_fold_depthwise(conv, bn)
+        x = torch.randn(2, c, 3, 5, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            torch.testing.assert_close(bn(conv(x)), scale.view(1, c, 1, 1) * x + shift.view(1, c, 1, 1))
+        module = make_attention("ulsam", c, groups=g).eval()
+        module.conv_dws, module.bn_dws = conv, bn
+        package_scale, package_shift = module._folded_depthwise()
+        torch.testing.assert_close(package_scale, scale)
+        torch.testing.assert_close(package_shift, shift)
+
+
+def _fold_with(scale_of, shift_of):
+    """A folding answer built from two formulas of (w, b_dw, gamma, beta, mean, var, eps)."""
+
+    def answer(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+        args = (conv.weight.flatten(), conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps)
+        return scale_of(*args), shift_of(*args)
+
+    return answer
+
+
+def _scale(w, b, g, be, m, v, e):
+    return w * g / torch.sqrt(v + e)
+
+
+def _shift(w, b, g, be, m, v, e):
+    return (b - m) * g / torch.sqrt(v + e) + be
+
+
+def _std(v, e):
+    return torch.sqrt(v + e)
+
+
+def _scale_list(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[object, Tensor]:
+    scale, shift = fold_right(conv, bn)
+    return scale.tolist(), shift
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_fold_with(lambda w, b, g, be, m, v, e: g / _std(v, e), _shift), "gamma / sqrt\\(var \\+ eps\\) alone"),
+        (_fold_with(lambda w, b, g, be, m, v, e: w * g / torch.sqrt(v), _shift), "without eps"),
+        (_fold_with(lambda w, b, g, be, m, v, e: w * g / (v + e), _shift), "divides by the variance"),
+        (_fold_with(_scale, lambda w, b, g, be, m, v, e: be - m * g / _std(v, e)), "leaves out the convolution's"),
+        (_fold_with(_scale, lambda w, b, g, be, m, v, e: b + be - m * g / _std(v, e)), "adds b_dw unscaled"),
+        (_fold_with(_scale, lambda w, b, g, be, m, v, e: (b + m) * g / _std(v, e) + be), "adds the running mean"),
+        (_fold_with(_scale, lambda w, b, g, be, m, v, e: (b - m) * g / torch.sqrt(v) + be), "shift divides by sqrt"),
+        (_fold_with(_scale, lambda w, b, g, be, m, v, e: (b - m) * g + be), "your shift differs"),
+        (_fold_with(lambda w, b, g, be, m, v, e: 2 * w, _shift), "your scale differs"),
+        (lambda conv, bn: (conv.weight * bn.weight.view(-1, 1, 1, 1), bn.bias), r"shape \(12, 1, 1, 1\).*flatten"),
+        (lambda conv, bn: fold_right(conv, bn)[0], "two tensors"),
+        (_scale_list, "type list as scale, not a tensor of shape \\(12,\\)"),
+    ],
+    ids=[
+        "no-conv-weight", "no-eps", "variance", "no-conv-bias", "unscaled-bias", "mean-added", "no-eps-in-shift",
+        "other-shift", "other-scale", "unflattened", "one-output", "not-a-tensor",
+    ],
+)
+def test_fold_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_fold_depthwise(wrong)

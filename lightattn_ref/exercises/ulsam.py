@@ -1,20 +1,24 @@
 """Exercise checks for the ULSAM chapter (notebooks/05_ulsam.ipynb).
 
-Both checks compare a reader's function with the book's equations on random inputs of several
-shapes (always non-square, so a wrong axis cannot hide) and, when the answer is wrong, name the
-typical mistake it matches.
+The first two checks compare a reader's function with the book's equations on random inputs of
+several shapes (always non-square, so a wrong axis cannot hide). The third one,
+``check_fold_depthwise``, compares a reader's folding of the depthwise convolution and its
+eval-mode BatchNorm into one scale and shift with what those two layers compute. When an answer
+is wrong, each check names the typical mistake it matches.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..registry import make_attention
 from ._common import as_tensor, call_answer, close as _close_default, reader_check
 
-__all__: list[str] = ["check_subspace_softmax", "check_ulsam_output"]
+__all__: list[str] = ["check_fold_depthwise", "check_subspace_softmax", "check_ulsam_output"]
 
 # (N, G, H, W) for the softmax check; (N, C, G, H, W) for the output check. H != W on purpose,
 # and C / G >= 2, so that "the map of the wrong subspace" and "one map for all" can be told apart.
@@ -160,4 +164,136 @@ def check_ulsam_output(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     print(
         f"Correct: out = map * x + x with each subspace's map shared by its channels, "
         f"for {len(_OUTPUT_SHAPES)} random shapes."
+    )
+
+
+# (C, G, BatchNorm eps) for the folding check: the package's default eps first, then large ones,
+# so that a forgotten eps changes the scale by far more than the tolerance.
+_FOLD_CASES: tuple[tuple[int, int, float], ...] = ((12, 4, 1e-5), (8, 2, 0.1), (20, 5, 0.5))
+
+
+def reference_fold_depthwise(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """(s, b), each (C,), with BN(w_dw x + b_dw) = s x + b per channel for an eval-mode BatchNorm.
+
+    s = w_dw gamma / sqrt(var + eps) and b = (b_dw - mean) gamma / sqrt(var + eps) + beta.
+    """
+    assert conv.bias is not None and bn.running_mean is not None and bn.running_var is not None
+    bn_scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return conv.weight.flatten() * bn_scale, (conv.bias - bn.running_mean) * bn_scale + bn.bias
+
+
+def _fold_layers(channels: int, groups: int, eps: float, seed: int) -> tuple[nn.Conv2d, nn.BatchNorm2d]:
+    """A package ULSAM's ``conv_dws`` and ``bn_dws`` with random weights and statistics, in eval mode.
+
+    Weights of both signs and variances from 0.05 to 2, so that sqrt(var), var and var + eps
+    all give different numbers; means away from 0 so that a wrong sign shows.
+    """
+    module = make_attention("ulsam", channels, groups=groups).eval()
+    conv, bn = module.conv_dws, module.bn_dws
+    bn.eps = eps
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        conv.weight.copy_(torch.rand(conv.weight.shape, generator=gen) * 3 - 1.5)
+        conv.bias.copy_(torch.rand(channels, generator=gen) * 2 - 1)
+        bn.weight.copy_(torch.rand(channels, generator=gen) * 3 - 1.5)
+        bn.bias.copy_(torch.rand(channels, generator=gen) * 2 - 1)
+        bn.running_mean.copy_(torch.rand(channels, generator=gen) + 0.5)
+        bn.running_var.copy_(torch.rand(channels, generator=gen) * 1.95 + 0.05)
+    return conv, bn
+
+
+@reader_check
+def check_fold_depthwise(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], tuple[Tensor, Tensor]]) -> None:
+    """Check a reader's ``fn(conv, bn) -> (scale, shift)``: ULSAM's depthwise step folded into one affine map.
+
+    Args:
+        fn: takes a depthwise 1x1 convolution ``conv`` (ULSAM's ``conv_dws``: weight (C, 1, 1, 1),
+            bias (C,)) and the BatchNorm after it (``bn_dws``), both in eval mode, and returns
+            ``(scale, shift)``, each of shape (C,), with BN(w_dw x + b_dw) = scale x + shift for
+            every channel: scale = w_dw gamma / sqrt(var + eps) and
+            shift = (b_dw - mean) gamma / sqrt(var + eps) + beta.
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
+    is not, naming the mistake: a scale without the depthwise weight, a forgotten eps, a
+    division by the variance instead of the standard deviation, a shift without the
+    convolution's bias, a bias that skips BatchNorm's scale, or the running mean added
+    instead of subtracted.
+    """
+    for seed, (c, g, eps) in enumerate(_FOLD_CASES):
+        conv, bn = _fold_layers(c, g, eps, 500 + seed)
+        result = call_answer(fn, copy.deepcopy(conv), copy.deepcopy(bn), what="fn(conv, bn)")
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise AssertionError("fn(conv, bn) must return two tensors, (scale, shift).")
+        got: list[Tensor] = []
+        for name, value in zip(("scale", "shift"), result):
+            if not isinstance(value, Tensor):
+                raise AssertionError(
+                    f"fn(conv, bn) returned a value of type {type(value).__name__} as {name}, not a tensor "
+                    f"of shape ({c},)."
+                )
+            value = value.detach()
+            if tuple(value.shape) != (c,):
+                hint = " (flatten it: conv.weight has shape (C, 1, 1, 1))" if value.numel() == c else ""
+                raise AssertionError(
+                    f"{name} has shape {tuple(value.shape)} for C={c}: return it as a 1-D tensor of shape "
+                    f"({c},){hint}."
+                )
+            got.append(value.to(torch.float32))
+        scale, shift = got
+        w, b_dw = conv.weight.detach().flatten(), conv.bias.detach()
+        gamma, beta = bn.weight.detach(), bn.bias.detach()
+        mean, var = bn.running_mean, bn.running_var
+        expected_scale, expected_shift = reference_fold_depthwise(conv, bn)
+        expected_scale, expected_shift = expected_scale.detach(), expected_shift.detach()
+        bn_scale = gamma / torch.sqrt(var + eps)
+        if not _close_default(scale, expected_scale):
+            if _close_default(scale, bn_scale):
+                raise AssertionError(
+                    "Your scale is BatchNorm's gamma / sqrt(var + eps) alone: the depthwise weight w_dw "
+                    "multiplies x before BatchNorm, so it is part of the scale too."
+                )
+            if _close_default(scale, w * gamma / torch.sqrt(var)):
+                raise AssertionError(
+                    f"Your scale divides by sqrt(var) without eps: BatchNorm divides by sqrt(var + eps), "
+                    f"and this BatchNorm has eps = {eps:g} (read it from bn.eps)."
+                )
+            if _close_default(scale, w * gamma / (var + eps)) or _close_default(scale, w * gamma / var):
+                raise AssertionError(
+                    "Your scale divides by the variance: BatchNorm divides by the standard deviation, "
+                    "sqrt(var + eps)."
+                )
+            raise AssertionError(
+                f"For C={c} your scale differs from w_dw * gamma / sqrt(var + eps) (max difference "
+                f"{float((scale - expected_scale).abs().max()):.3g})."
+            )
+        if _close_default(shift, expected_shift):
+            continue
+        if _close_default(shift, beta - mean * bn_scale):
+            raise AssertionError(
+                "Your shift leaves out the convolution's bias b_dw: BatchNorm sees w_dw x + b_dw, so "
+                "shift = (b_dw - mean) * gamma / sqrt(var + eps) + beta."
+            )
+        if _close_default(shift, b_dw + beta - mean * bn_scale):
+            raise AssertionError(
+                "Your shift adds b_dw unscaled: b_dw goes through BatchNorm with x, so it is multiplied "
+                "by gamma / sqrt(var + eps) too."
+            )
+        if _close_default(shift, (b_dw + mean) * bn_scale + beta):
+            raise AssertionError(
+                "Your shift adds the running mean: BatchNorm subtracts it, "
+                "shift = (b_dw - mean) * gamma / sqrt(var + eps) + beta."
+            )
+        if _close_default(shift, (b_dw - mean) * gamma / torch.sqrt(var) + beta):
+            raise AssertionError(
+                f"Your shift divides by sqrt(var) without eps: BatchNorm divides by sqrt(var + eps), "
+                f"and this BatchNorm has eps = {eps:g} (read it from bn.eps)."
+            )
+        raise AssertionError(
+            f"For C={c} your scale is right but your shift differs from (b_dw - mean) * gamma / "
+            f"sqrt(var + eps) + beta (max difference {float((shift - expected_shift).abs().max()):.3g})."
+        )
+    print(
+        f"Correct: BN(w_dw x + b_dw) = scale * x + shift for {len(_FOLD_CASES)} random depthwise "
+        f"convolutions and BatchNorms, with eps from {min(e for *_, e in _FOLD_CASES):g} to "
+        f"{max(e for *_, e in _FOLD_CASES):g}."
     )
