@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lightattn_ref import make_attention
-from lightattn_ref.cost import convert_units, count_parameters
-from lightattn_ref.exercises.compare import check_param_formula, check_unit_conversion
+from lightattn_ref import eca_kernel_size, make_attention
+from lightattn_ref.cost import convert_units, count_flops, count_parameters
+from lightattn_ref.exercises.compare import check_counted_flops, check_param_formula, check_unit_conversion
 
 
 def formula(name: str, c: int, r: int, *, bias: bool = True, bn: bool = True, floor: bool = True,
@@ -95,3 +95,52 @@ def test_unit_conversion_accepts(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unit_conversion_rejects(wrong, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         check_unit_conversion(wrong)
+
+
+# ------------------------------------------------------------------------------ counted FLOPs
+def flops_formula(name: str, shape: tuple[int, int, int, int], *, per_mac: int = 2, images: bool = True,
+                  biases: bool = False, spatial_maps: int = 2, mlp_runs: int = 2, strips: bool = True,
+                  mip_rule: bool = True, k: int | None = None) -> int:
+    """The right counts, with switches that reproduce one typical slip each."""
+    n, c, h, w = shape
+    n = n if images else 1
+    if name == "se":
+        return per_mac * 2 * n * c * (c // 16) + biases * n * (c // 16 + c)
+    if name == "eca":
+        return per_mac * n * c * (k if k is not None else eca_kernel_size(c))
+    if name == "cbam":
+        return per_mac * (mlp_runs * 2 * n * c * (c // 16) + n * h * w * 49 * spatial_maps)
+    mip = max(8, c // 32) if mip_rule else c // 32
+    return per_mac * 2 * n * c * mip * ((h + w) if strips else h * w)
+
+
+def test_counted_flops_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    check_counted_flops(flops_formula)
+    assert capsys.readouterr().out.startswith("Correct: your counts match count_flops")
+    check_counted_flops(lambda name, shape: count_flops(make_attention(name, shape[1]), shape))
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda n, s: flops_formula(n, s, per_mac=1), "half the counter's: it reports FLOPs, 2 per"),
+        (lambda n, s: flops_formula(n, s, images=False), "you counted one image"),
+        (lambda n, s: flops_formula(n, s, biases=True), "bias additions"),
+        (lambda n, s: flops_formula(n, s, k=3), "k = psi\\(C\\) = 5 taps"),
+        (lambda n, s: flops_formula(n, s, mlp_runs=1), "shared MLP runs twice"),
+        (lambda n, s: flops_formula(n, s, spatial_maps=0), "forgot the spatial gate"),
+        (lambda n, s: flops_formula(n, s, spatial_maps=1), "reads 2 maps"),
+        (lambda n, s: flops_formula(n, s, strips=False), "H \\+ W positions per image"),
+        (lambda n, s: flops_formula(n, s, mip_rule=False), "mip rule is missing"),
+        (lambda n, s: flops_formula(n, s) // (2 if n == "coord" else 1), "count both parts"),
+        (lambda n, s: float(flops_formula(n, s)), "float"),
+        (lambda n, s: None, "as an int"),
+        (lambda n, s: flops_formula(n, s) + 1, "reports"),
+    ],
+    ids=["macs", "one-image", "biases", "eca-k-3", "cbam-mlp-once", "cbam-no-spatial", "cbam-one-map",
+         "ca-every-position", "ca-no-mip-rule", "ca-one-conv", "float", "none", "off-by-one"],
+)
+def test_counted_flops_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_counted_flops(wrong)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from lightattn_ref.exercises.learn import check_gate_summary, check_seed_stats
+from lightattn_ref.exercises.learn import check_gate_summary, check_paired_difference, check_seed_stats
 
 
 # ------------------------------------------------------------------------------ gate summary
@@ -134,3 +134,78 @@ def zero_for_one(values: list[float]) -> tuple[float, float]:
 def test_seed_stats_rejects(wrong, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         check_seed_stats(wrong)
+
+
+# -------------------------------------------------------------------------- paired difference
+def paired_right(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    d = [y - x for x, y in zip(a, b)]
+    mean = statistics.fmean(d)
+    if len(d) < 2:
+        return mean, math.nan, math.nan
+    sd = statistics.stdev(d)
+    return mean, sd, mean / (sd / math.sqrt(len(d)))
+
+
+def paired_torch(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """float32 tensors, and ValueError for one seed: right too."""
+    if len(a) < 2:
+        raise ValueError("one seed gives no spread")
+    d = torch.tensor(b) - torch.tensor(a)
+    mean, sd = d.mean(), d.std()
+    return mean.item(), sd.item(), (mean / (sd / len(d) ** 0.5)).item()
+
+
+@pytest.mark.parametrize("answer", [paired_right, paired_torch], ids=["statistics", "torch"])
+def test_paired_difference_accepts(answer, capsys: pytest.CaptureFixture[str]) -> None:
+    check_paired_difference(answer)
+    assert capsys.readouterr().out.startswith("Correct: mean, sample sd and t of the per-seed differences")
+
+
+def with_t(mean: float, sd: float, t_sd: float, s: int) -> tuple[float, float, float]:
+    return mean, sd, mean / (t_sd / math.sqrt(s))
+
+
+def unpaired(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    sd = math.hypot(statistics.stdev(a), statistics.stdev(b))
+    return with_t(statistics.fmean(b) - statistics.fmean(a), sd, sd, len(a))
+
+
+def population_sd(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    d = np.subtract(b, a)
+    return with_t(float(d.mean()), float(d.std()), float(d.std()), len(d))
+
+
+def welch_t(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    mean, sd, _ = paired_right(a, b)
+    return mean, sd, mean / math.sqrt((statistics.stdev(a) ** 2 + statistics.stdev(b) ** 2) / len(a))
+
+
+def zero_for_one_seed(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    return paired_right(a, b) if len(a) > 1 else (b[0] - a[0], 0.0, math.inf)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda a, b: paired_right(b, a), "wrong sign"),
+        (unpaired, "as if the runs were unpaired"),
+        (lambda a, b: paired_right(sorted(a), sorted(b)), "paired the runs by rank"),
+        (population_sd, "population sd of the differences"),
+        (lambda a, b: (paired_right(a, b)[0], paired_right(a, b)[1] ** 2, paired_right(a, b)[2]), "the variance"),
+        (lambda a, b: (paired_right(a, b)[0], paired_right(a, b)[1] / math.sqrt(len(a)), paired_right(a, b)[2]),
+         "Your sd is the standard error"),
+        (lambda a, b: with_t(*paired_right(a, b)[:2], paired_right(a, b)[1] * math.sqrt(len(a)), len(a)),
+         "Your t divides by sd:"),
+        (lambda a, b: with_t(*paired_right(a, b)[:2], paired_right(a, b)[1] * len(a), len(a)),
+         "divides by sd \\* sqrt\\(S\\)"),
+        (welch_t, "Your t uses the two lists' spreads"),
+        (zero_for_one_seed, "one pair says nothing about the spread"),
+        (lambda a, b: paired_right(a, b)[:2], "three numbers"),
+        (lambda a, b: (*paired_right(a, b)[:2], 1.1 * paired_right(a, b)[2]), "t = mean / \\(sd / sqrt\\(S\\)\\) is"),
+    ],
+    ids=["a-minus-b", "unpaired-sd", "ranked", "population", "variance", "standard-error", "t-without-sqrt",
+         "t-times-sqrt", "welch-t", "zero-for-one", "two-outputs", "off"],
+)
+def test_paired_difference_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_paired_difference(wrong)

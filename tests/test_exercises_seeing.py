@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from lightattn_ref.exercises.seeing import check_gradcam_weights, check_peak_location, reference_cam
+from lightattn_ref.exercises.seeing import (
+    check_box_energy,
+    check_gradcam_weights,
+    check_peak_location,
+    reference_box_energy,
+    reference_cam,
+)
 from lightattn_ref.gradcam import grad_cam
 
 
@@ -101,3 +107,69 @@ def test_peak_accepts(answer, capsys: pytest.CaptureFixture[str]) -> None:
 def test_peak_rejects(wrong, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         check_peak_location(wrong)
+
+
+# ----------------------------------------------------------------------------- energy share
+def energy_right(maps: Tensor, target: Tensor) -> float:
+    has = target.flatten(1).any(dim=1)
+    m, t = maps[has], target[has]
+    share = (m * t).flatten(1).sum(dim=1) / m.flatten(1).sum(dim=1)
+    return float(torch.nan_to_num(share, nan=0.0).mean())
+
+
+def energy_loop(maps: Tensor, target: Tensor) -> Tensor:
+    """A loop over the images, returning a 0-d tensor: right too."""
+    shares = []
+    for m, t in zip(maps, target):
+        if t.any():
+            total = m.sum()
+            shares.append(m[t].sum() / total if total > 0 else torch.tensor(0.0))
+    return torch.stack(shares).mean()
+
+
+@pytest.mark.parametrize("answer", [energy_right, energy_loop], ids=["vectorised", "loop"])
+def test_box_energy_accepts(answer, capsys: pytest.CaptureFixture[str]) -> None:
+    check_box_energy(answer)
+    assert capsys.readouterr().out.startswith("Correct: the share of each map's mass on its target")
+
+
+def test_reference_box_energy_of_a_uniform_map() -> None:
+    """A uniform map puts |S| / (H W) of its mass on a box of |S| pixels: 9 / 256 for the chapter's squares."""
+    target = torch.zeros(2, 16, 16, dtype=torch.bool)
+    target[0, 4:7, 5:8] = True
+    assert abs(reference_box_energy(torch.ones(2, 16, 16), target) - 9 / 256) < 1e-7
+
+
+def shares(maps: Tensor, target: Tensor) -> Tensor:
+    return torch.nan_to_num((maps * target).flatten(1).sum(dim=1) / maps.flatten(1).sum(dim=1), nan=0.0)
+
+
+def has_target(target: Tensor) -> Tensor:
+    return target.flatten(1).any(dim=1)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda m, t: float(shares(m, t).mean()), "averaged over all N images"),
+        (lambda m, t: float((m * t)[has_target(t)].sum() / m[has_target(t)].sum()), "take each image's share first"),
+        (lambda m, t: float(((m * t).flatten(1).sum(1) / m.flatten(1).sum(1))[has_target(t)].mean()), "returned nan"),
+        (lambda m, t: float(shares(m, t)[has_target(t) & (m.flatten(1).sum(1) > 0)].mean()),
+         "left the all-zero maps"),
+        (lambda m, t: float(((m * t).flatten(1).sum(1) / m.flatten(1).amax(1).clamp_min(1e-30))[has_target(t)].mean()),
+         "divided by the map's maximum"),
+        (lambda m, t: float((shares(m, t) * m.shape[1] * m.shape[2] / t.flatten(1).sum(1).clamp_min(1))[has_target(t)]
+                            .mean()), "mean inside the box by the mean"),
+        (lambda m, t: float((m * t).flatten(1).sum(1)[has_target(t)].mean()), "without dividing"),
+        (lambda m, t: float(t.flatten(1)[torch.arange(len(m)), m.flatten(1).argmax(1)][has_target(t)].float().mean()),
+         "peak hit rate"),
+        (shares, "return one number"),
+        (lambda m, t: "0.5", "as one number"),
+        (lambda m, t: energy_right(m, t) + 0.01, "mean share of the mass in the target is"),
+    ],
+    ids=["all-images", "ratio-of-totals", "nan", "skip-zero-maps", "by-max", "ratio-of-means", "no-division",
+         "hit-rate", "per-image", "string", "off"],
+)
+def test_box_energy_rejects(wrong, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_box_energy(wrong)

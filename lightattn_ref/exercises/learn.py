@@ -4,6 +4,8 @@
   one number per channel (eq. learn-mean-gate).
 - ``check_seed_stats``: the mean and the sample standard deviation of one number over several
   seeds (eq. learn-seed-stats).
+- ``check_paired_difference``: two models compared seed by seed: the mean and the sample
+  standard deviation of the per-seed differences, and their ratio t to the standard error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..registry import make_attention
 from ._common import answer_error, as_tensor, call_answer, reader_check, reject_known_mistakes
 
-__all__: list[str] = ["check_gate_summary", "check_seed_stats", "reference_gate_summary"]
+__all__: list[str] = [
+    "check_gate_summary",
+    "check_paired_difference",
+    "check_seed_stats",
+    "reference_gate_summary",
+    "reference_paired_difference",
+]
 
 # (module name, options, C, number of images N, batch size): N is never a multiple of the batch
 # size (the last batch is smaller) and C, N and the batch size all differ, so an average over the
@@ -191,3 +199,139 @@ def check_seed_stats(fn: Callable[[Sequence[float]], tuple[float, float]]) -> No
                 f"so return nan (or raise ValueError)."
             )
     print(f"Correct: mean and sample standard deviation for {len(cases)} lists of runs, and no spread from one run.")
+
+
+def _paired_cases() -> list[tuple[list[float], list[float]]]:
+    """(a, b) lists of 3 to 7 accuracies, b[s] and a[s] from the same seed s: b = a + an effect +
+    a little noise, so the differences scatter far less than either list (as paired runs do),
+    and neither list is in sorted order, so pairing by rank instead of by seed shows. Two pairs
+    last: with S = 2 some mistakes coincide, so the longer lists tell them apart first."""
+    rng = random.Random(2025)
+    cases: list[tuple[list[float], list[float]]] = [
+        ([0.9, 0.96, 0.93], [0.94, 0.97, 0.96]),
+        ([0.88, 0.95, 0.9, 0.97, 0.92], [0.86, 0.98, 0.89, 0.99, 0.9]),
+    ]
+    for length in (4, 6, 7):
+        a = [round(rng.uniform(0.6, 0.95), 4) for _ in range(length)]
+        effect = rng.choice((-1, 1)) * rng.uniform(0.01, 0.05)
+        b = [round(v + effect + rng.gauss(0.0, 0.015), 4) for v in a]
+        if a == sorted(a):
+            a, b = a[::-1], b[::-1]
+        cases.append((a, b))
+    cases.append(([0.71, 0.8], [0.75, 0.83]))
+    return cases
+
+
+def reference_paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """Mean and sample sd of d_s = b_s - a_s over the seeds s, and t = mean / (sd / sqrt(S))."""
+    d = [y - x for x, y in zip(a, b)]
+    mean, sd = statistics.fmean(d), statistics.stdev(d)
+    return mean, sd, mean / (sd / math.sqrt(len(d)))
+
+
+def _near(a: float, b: float) -> bool:
+    """Equal within float32 rounding of differences of accuracies (an answer in torch float32 passes)."""
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-7)
+
+
+def _three_numbers(result: object) -> tuple[float, float, float]:
+    if not (isinstance(result, (tuple, list)) and len(result) == 3):
+        raise AssertionError("fn(a, b) must return three numbers, (mean, sd, t).")
+    try:
+        return float(result[0]), float(result[1]), float(result[2])  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AssertionError(f"fn(a, b) returned {result!r}: return three numbers, (mean, sd, t).") from None
+
+
+@reader_check
+def check_paired_difference(fn: Callable[[Sequence[float], Sequence[float]], tuple[float, float, float]]) -> None:
+    """Check a reader's ``fn(a, b) -> (mean, sd, t)``: a paired comparison of two models over seeds.
+
+    Args:
+        fn: takes two lists of the same length S, ``a[s]`` and ``b[s]`` measured in runs with the
+            same seed s, and returns the mean of the differences d_s = b_s - a_s, their sample
+            standard deviation (S - 1 in the denominator, eq. learn-seed-stats), and
+            t = mean / (sd / sqrt(S)), the mean difference in units of its standard error. For
+            S = 1 it returns ``nan`` for sd and t, or raises ``ValueError``.
+
+    Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
+    not, naming the mistake: a - b instead of b - a, the two lists' spreads combined as if the
+    runs were unpaired, pairing by rank (sorted lists) instead of by seed, the population sd,
+    t without sqrt(S) or with sd * sqrt(S), or a spread of 0 from one seed.
+    """
+    cases = _paired_cases()
+    for a, b in cases:
+        mean, sd, t = _three_numbers(call_answer(fn, list(a), list(b)))
+        want_mean, want_sd, want_t = reference_paired_difference(a, b)
+        if _near(mean, want_mean) and _near(sd, want_sd) and _near(t, want_t):
+            continue
+        s = len(a)
+        sd_a, sd_b = statistics.stdev(a), statistics.stdev(b)
+        d = [y - x for x, y in zip(a, b)]
+        ranked_sd = statistics.stdev([y - x for x, y in zip(sorted(a), sorted(b))])
+        unpaired_sd = (math.hypot(sd_a, sd_b), sd_a + sd_b, math.sqrt((sd_a**2 + sd_b**2) / 2))
+        if _near(mean, -want_mean) or (_near(mean, want_mean) and _near(t, -want_t)):
+            raise AssertionError(
+                "Your difference has the wrong sign: d_s = b_s - a_s, so a positive mean says b is higher."
+            )
+        if not _near(mean, want_mean):
+            raise AssertionError(f"For a = {a}, b = {b} the mean difference is {want_mean:.4g}, not {mean:.4g}.")
+        if not _near(sd, want_sd):
+            if _near(sd, ranked_sd):
+                raise AssertionError(
+                    "You paired the runs by rank (sorted lists): pair them by seed, a[s] with b[s], in the "
+                    "order given."
+                )
+            if any(_near(sd, v) for v in unpaired_sd):
+                raise AssertionError(
+                    "You combined the two lists' spreads as if the runs were unpaired: take the sample sd of the "
+                    "per-seed differences d_s = b_s - a_s."
+                )
+            if _near(sd, statistics.pstdev(d)):
+                raise AssertionError(
+                    f"You returned the population sd of the differences (dividing by S = {s}); use the sample "
+                    f"sd, dividing by S - 1 = {s - 1}."
+                )
+            if _near(sd, statistics.variance(d)) or _near(sd, statistics.pvariance(d)):
+                raise AssertionError("You returned the variance of the differences: take its square root.")
+            if _near(sd, want_sd / math.sqrt(s)):
+                raise AssertionError(
+                    "Your sd is the standard error sd / sqrt(S): return the spread of the differences as sd, and "
+                    "divide by sqrt(S) only inside t."
+                )
+            raise AssertionError(
+                f"For a = {a}, b = {b} the sample sd of the differences is {want_sd:.4g}, not {sd:.4g}."
+            )
+        if _near(t, want_mean / want_sd):
+            raise AssertionError(
+                f"Your t divides by sd: divide by the standard error sd / sqrt(S), here sqrt({s}) times smaller."
+            )
+        if _near(t, want_mean / (want_sd * math.sqrt(s))):
+            raise AssertionError("Your t divides by sd * sqrt(S): the standard error is sd / sqrt(S).")
+        if _near(t, want_mean / math.sqrt((sd_a**2 + sd_b**2) / s)):
+            raise AssertionError(
+                "Your t uses the two lists' spreads, as for unpaired runs: divide by the standard error of the "
+                "differences, sd(d) / sqrt(S)."
+            )
+        if _near(t, want_mean / (statistics.pstdev(d) / math.sqrt(s))):
+            raise AssertionError("Your t uses the population sd: use the sample sd, S - 1 in the denominator.")
+        raise AssertionError(f"For a = {a}, b = {b}, t = mean / (sd / sqrt(S)) is {want_t:.4g}, not {t:.4g}.")
+    try:
+        single = fn([0.9], [0.95])
+    except ValueError:
+        pass
+    except Exception as error:  # noqa: BLE001 - any other failure of the reader's code is reported
+        raise answer_error(error) from None
+    else:
+        mean, sd, t = _three_numbers(single)
+        if not _near(mean, 0.05):
+            raise AssertionError(
+                f"For one seed, a = [0.9] and b = [0.95], the mean difference is 0.05, not {mean:.4g}."
+            )
+        if not (math.isnan(sd) and math.isnan(t)):
+            raise AssertionError(
+                f"For one seed you returned sd {sd:.4g} and t {t:.4g}: one pair says nothing about the spread, "
+                f"so return nan for both (or raise ValueError)."
+            )
+    print(f"Correct: mean, sample sd and t of the per-seed differences for {len(cases)} pairs of lists, "
+          f"and no spread from one seed.")
