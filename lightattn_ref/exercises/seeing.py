@@ -182,8 +182,8 @@ def reference_box_energy(maps: Tensor, target: Tensor) -> float:
         maps: (N, H, W), values >= 0. target: (N, H, W) bool, empty for images without an object.
 
     Returns:
-        (1 / |P|) sum over n in P of sum_{S_n} M_n / sum M_n, P the images with a target; an
-        all-zero map has share 0.
+        the mean, over the images n with a target, of sum_{S_n} M_n / sum M_n (eq. of
+        Exercise 4 in chapter 09); an all-zero map has share 0.
     """
     has = target.flatten(1).any(dim=1)
     inside = (maps * target).flatten(1).sum(dim=1)[has]
