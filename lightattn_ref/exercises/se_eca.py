@@ -108,6 +108,19 @@ def check_psi(fn: Callable[..., int]) -> None:
     print(f"Correct: psi(C) matches the paper's rule for {len(cases)} values of C, gamma and b.")
 
 
+def _gated_output(module: nn.Module, x: Tensor, gate: Tensor) -> Tensor:
+    """The reader's module applied to x, once it is neither the gate itself nor another shape."""
+    n, c, h, w = x.shape
+    y = as_tensor(call_answer(module, x.clone(), what="the module"), (n, c, h, w), "the module")
+    if tuple(y.shape) == (n, c, 1, 1) and torch.allclose(y, gate, atol=1e-6):
+        raise AssertionError("the module returns the gate a; return the scaled input a ⊙ x instead.")
+    if tuple(y.shape) != (n, c, h, w):
+        raise AssertionError(
+            f"the module returned shape {tuple(y.shape)} for x of shape {(n, c, h, w)}; it must keep x's shape."
+        )
+    return y
+
+
 _VAR2_SHAPES: tuple[tuple[int, int, int, int], ...] = ((2, 8, 5, 3), (1, 64, 4, 7), (3, 96, 2, 2))
 
 
@@ -156,15 +169,9 @@ def check_se_var2(module_cls: Callable[[int], nn.Module]) -> None:
         with torch.no_grad():
             params[0].copy_(weight.view_as(params[0]))
         module.eval()
-        y = as_tensor(call_answer(module, x.clone(), what="the module"), (n, c, h, w), "the module")
         s = x.mean(dim=(2, 3))
         gate = torch.sigmoid(weight * s)[:, :, None, None]
-        if tuple(y.shape) == (n, c, 1, 1) and torch.allclose(y, gate, atol=1e-6):
-            raise AssertionError("the module returns the gate a; return the scaled input a ⊙ x instead.")
-        if tuple(y.shape) != (n, c, h, w):
-            raise AssertionError(
-                f"the module returned shape {tuple(y.shape)} for x of shape {(n, c, h, w)}; it must keep x's shape."
-            )
+        y = _gated_output(module, x, gate)
         if torch.allclose(y, x * gate, atol=1e-5):
             continue
         if torch.allclose(y, x * (weight * s)[:, :, None, None], atol=1e-5):
@@ -360,16 +367,10 @@ def check_eca_ns(module_cls: Callable[[int, int], nn.Module]) -> None:
         with torch.no_grad():
             params[0].copy_(weight.reshape(params[0].shape))
         module.eval()
-        y = as_tensor(call_answer(module, x.clone(), what="the module"), (n, c, h, w), "the module")
         s = x.mean(dim=(2, 3))
         z = _ns_scores(s, weight)
         gate = torch.sigmoid(z)[:, :, None, None]
-        if tuple(y.shape) == (n, c, 1, 1) and torch.allclose(y, gate, atol=1e-6):
-            raise AssertionError("the module returns the gate a; return the scaled input a ⊙ x instead.")
-        if tuple(y.shape) != (n, c, h, w):
-            raise AssertionError(
-                f"the module returned shape {tuple(y.shape)} for x of shape {(n, c, h, w)}; it must keep x's shape."
-            )
+        y = _gated_output(module, x, gate)
         if torch.allclose(y, x * gate, atol=1e-5):
             continue
 
