@@ -3,8 +3,8 @@
 CA pools along each spatial axis separately, so its gates keep the other coordinate
 (chapter 06)::
 
-    z^h = mean over w of x  in R^{C x H},   z^w = mean over h of x  in R^{C x W}   (eq. ca-pool)
-    f   = h_swish(BN(W_1 [z^h, z^w] + b_1))    shared 1x1 conv C -> mip on the joined strips
+    s^h = mean over w of x  in R^{C x H},   s^w = mean over h of x  in R^{C x W}   (eq. ca-pool)
+    f   = h_swish(BN(W_1 [s^h, s^w] + b_1))    shared 1x1 conv C -> mip on the joined strips
     a^h = sigma(W_h f^h + b_h),  a^w = sigma(W_w f^w + b_w)                        (eq. ca-gates)
     y   = x ⊙ a^h ⊙ a^w                                                          (eq. ca-out)
 
@@ -13,7 +13,7 @@ gate per channel. Parameters: 3 C mip + 3 mip + 2C.
 
 The official code pools with AdaptiveAvgPool2d((None, 1)) and ((1, None)); a mean over one
 axis is the same number, faster, and exports to ONNX with old exporters too. h_swish is
-x * ReLU6(x + 3) / 6, which is ``F.hardswish``.
+z * ReLU6(z + 3) / 6, which is ``F.hardswish``.
 """
 
 from __future__ import annotations

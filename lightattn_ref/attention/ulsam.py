@@ -6,8 +6,8 @@ map per subspace (chapter 05)::
     z   = ReLU(BN(w_dw ⊙ x_g + b_dw))           depthwise 1x1 convolution    (eq. ulsam-dw)
     z   = maxpool_3x3(z)                          stride 1, padding 1, see ``max_pool_3x3_``
     u   = ReLU(BN(sum_c w_pw,c z_c + b_pw))       pointwise c' -> 1            (eq. ulsam-pw)
-    m_g = softmax over all H*W positions of u    one map, sums to 1            (eq. ulsam-softmax)
-    y_g = m_g ⊙ x_g + x_g                         residual                      (eq. ulsam-out)
+    a_g = softmax over all H*W positions of u    one map, sums to 1            (eq. ulsam-softmax)
+    y_g = a_g ⊙ x_g + x_g                         residual                      (eq. ulsam-out)
 
 and concatenates the subspaces. Parameters: 5C + 3G.
 
@@ -214,7 +214,7 @@ class ULSAM(nn.Module):
         self.use_c_kernel = True  # inference pools with C_KERNEL where it is built, see pooled_pointwise_c
 
     def maps(self, x: Tensor) -> Tensor:
-        """The subspace maps m_g of eq. ulsam-softmax, shape (N, G, H, W); each sums to 1 over H x W."""
+        """The subspace maps a_g of eq. ulsam-softmax, shape (N, G, H, W); each sums to 1 over H x W."""
         check_input(x, self.channels)
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
@@ -260,7 +260,7 @@ class ULSAM(nn.Module):
         m = self.maps(x)  # checks x first
         n, c, h, w = x.shape
         x_sub = x.reshape(n, self.groups, c // self.groups, h, w)
-        # eq. ulsam-out: m ⊙ x + x, with the subspace's one map broadcast over its channels
+        # eq. ulsam-out: a ⊙ x + x, with the subspace's one map broadcast over its channels
         return torch.addcmul(x_sub, m[:, :, None], x_sub).reshape(n, c, h, w)
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
