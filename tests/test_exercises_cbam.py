@@ -256,7 +256,7 @@ def test_std_gate_reference_extends_cbams_spatial_gate(rng: torch.Generator) -> 
         x = torch.randn(2, 6, 5, 8, generator=rng)
         with torch.no_grad():
             torch.testing.assert_close(_std_gate(_std_maps(x), conv, package.bn), package.gate(x))
-    # the third map adds one k x k filter to CBAM's spatial gate
+    # the third map adds one k_sp x k_sp filter to CBAM's spatial gate
     ours, cbams = StdGateRight(5).parameters(), SpatialGate(kernel_size=5).parameters()
     assert sum(p.numel() for p in ours) - sum(p.numel() for p in cbams) == 5 * 5
 
@@ -275,12 +275,12 @@ def test_std_spatial_gate_accepts_right_answers(capsys: pytest.CaptureFixture[st
         (StdGateTwoMaps, "that is CBAM's spatial gate"),
         (StdGateNoBN, "the BatchNorm's scale and shift are missing"),
         (StdGateFixedSeven, "that is a 7 x 7 filter"),
-        (StdGateFixedPadding, r"turns 5 x 7 maps into 9 x 11: pad it by \(k - 1\) // 2 = 1"),
+        (StdGateFixedPadding, r"turns 5 x 7 maps into 9 x 11: pad it by \(k_sp - 1\) // 2 = 1"),
         (StdGateMeanFirst, r"the maps are in the order \[mean, max, std\]"),
         (StdGateUnbiased, "unbiased standard deviation"),
         (StdGateVariance, "the third map is the variance"),
         (StdGateNaNForOneChannel, "not finite for C = 1"),
-        (StdGateReturnsGate, "returns the gate a_s"),
+        (StdGateReturnsGate, "returns the gate a_sp"),
         (StdGateNoSigmoid, "the sigmoid is missing"),
         (StdGateBatchStatistics, "uses the batch's statistics in eval mode"),
         (StdGateInPlace, "changed its input x in place"),

@@ -1,11 +1,12 @@
 """Exercise checks for the CBAM chapter (notebooks/03_cbam.ipynb).
 
 ``check_channel_gate``: CBAM's channel gate, eq. cbam-channel,
-a_c = sigma(MLP(GAP(x)) + MLP(GMP(x))) with ONE shared MLP.
-``check_spatial_pool``: the input of CBAM's spatial gate, eq. cbam-spatial,
-the two maps [max over channels, mean over channels], in that order.
+a_ch = sigma(MLP(GAP(x)) + MLP(GMP(x))) with ONE shared MLP.
+``check_spatial_pool``: the input of CBAM's spatial gate, eq. cbam-spatial-pool,
+s_sp = [max over channels, mean over channels], in that order (the official code's; the
+paper's eq. 3, eq. cbam-spatial-paper, puts the mean first).
 ``check_std_spatial_gate``: a variant of the spatial gate with a third map, the standard
-deviation over the channels, and any odd kernel size k: 3 k^2 + 2 parameters.
+deviation over the channels, and any odd kernel size k_sp: 3 k_sp^2 + 2 parameters.
 
 Each check runs the reader's function on random inputs, compares it with the package's
 ``ChannelGate`` / ``SpatialGate``, prints one line when it is right and raises
@@ -101,9 +102,9 @@ def check_channel_gate(channel_gate: Callable[[Tensor, nn.Module], Tensor]) -> N
     """Check a reader's CBAM channel gate against the package's ``ChannelGate``.
 
     Args:
-        channel_gate: ``channel_gate(x, mlp) -> a_c``. ``x`` has shape (N, C, H, W); ``mlp`` is an
+        channel_gate: ``channel_gate(x, mlp) -> a_ch``. ``x`` has shape (N, C, H, W); ``mlp`` is an
             ``nn.Sequential(Linear(C, C // r), ReLU(), Linear(C // r, C))`` mapping (N, C) to
-            (N, C). The answer must return a_c = sigma(MLP(GAP(x)) + MLP(GMP(x))) of shape
+            (N, C). The answer must return a_ch = sigma(MLP(GAP(x)) + MLP(GMP(x))) of shape
             (N, C, 1, 1) (eq. cbam-channel), using the one MLP for both pooled vectors.
 
     Raises:
@@ -150,8 +151,9 @@ def _reference_pool(x: Tensor) -> Tensor:
 def _diagnose_pool(answer: Tensor, x: Tensor) -> str:
     mx, mean = x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)
     known = [
-        (torch.cat([mean, mx], dim=1), "the maps are in the order [mean, max]: CBAM puts the max map first "
-         "and the mean map second, and the convolution's weights depend on that order."),
+        (torch.cat([mean, mx], dim=1), "the maps are in the order [mean, max], the order of the paper's "
+         "equation: the official code, and so the package, puts the max map first and the mean map "
+         "second, and the convolution's weights depend on that order."),
         (torch.cat([mx, x.sum(dim=1, keepdim=True)], dim=1), "the second map is the sum over channels, "
          "not the mean: divide by C (or use mean)."),
         (torch.cat([mx, mx], dim=1), "both maps are the maximum: the second map must be the mean over channels."),
@@ -172,9 +174,10 @@ def check_spatial_pool(spatial_pool: Callable[[Tensor], Tensor]) -> None:
     """Check a reader's input of CBAM's spatial gate: [max over C, mean over C], shape (N, 2, H, W).
 
     Args:
-        spatial_pool: ``spatial_pool(x) -> p`` with x of shape (N, C, H, W) and p of shape
-            (N, 2, H, W): p[:, 0] the maximum over channels, p[:, 1] the mean over channels
-            (eq. cbam-spatial-pool; the order of the official code).
+        spatial_pool: ``spatial_pool(x) -> s_sp`` with x of shape (N, C, H, W) and s_sp of
+            shape (N, 2, H, W): s_sp[:, 0] the maximum over channels, s_sp[:, 1] the mean over
+            channels (eq. cbam-spatial-pool; the order of the official code, while the
+            paper's eq. 3 puts the mean first).
 
     Raises:
         AssertionError: with one sentence naming the mistake (mean first, pooling over the wrong
@@ -281,13 +284,14 @@ def check_std_spatial_gate(module_cls: Callable[[int], nn.Module]) -> None:
 
     Args:
         module_cls: ``module_cls(kernel_size)`` builds an ``nn.Module`` whose forward maps x of
-            shape (N, C, H, W), for any C, to y = a_s ⊙ x with
-            a_s = sigma(BN(conv([max_c x, mean_c x, std_c x]))) of shape (N, 1, H, W): std is the
+            shape (N, C, H, W), for any C, to y = a_sp ⊙ x with
+            a_sp = sigma(BN(conv([max_c x, mean_c x, std_c x]))) of shape (N, 1, H, W): std is the
             population standard deviation over the channels (correction=0), conv an
-            ``nn.Conv2d(3, 1, k, padding=(k - 1) // 2, bias=False)``, BN an ``nn.BatchNorm2d(1)``
-            (eq. cbam-spatial with a third map). It has 3 k^2 + 2 parameters.
+            ``nn.Conv2d(3, 1, k_sp, padding=(k_sp - 1) // 2, bias=False)``, BN an
+            ``nn.BatchNorm2d(1)`` (eq. cbam-spatial with a third map). It has 3 k_sp^2 + 2
+            parameters.
 
-    The check builds the module for k in 7, 3, 5, 1, 9, counts its parameters, writes random
+    The check builds the module for k_sp in 7, 3, 5, 1, 9, counts its parameters, writes random
     values into the convolution and the BatchNorm (weights, shift and running statistics),
     and compares the eval-mode output with the formula on shapes with H != W, a map smaller
     than the kernel and C = 1. Prints one line when it is right.
@@ -296,7 +300,7 @@ def check_std_spatial_gate(module_cls: Callable[[int], nn.Module]) -> None:
         AssertionError: with one sentence naming the mistake (a bias in the convolution, the
             std map or the BatchNorm missing, a fixed kernel size, padding that changes H x W,
             the maps in another order, the unbiased standard deviation, the gate returned
-            instead of a_s ⊙ x, ...).
+            instead of a_sp ⊙ x, ...).
     """
     for i, (k, n, c, h, w) in enumerate(_STD_GATE_CASES):
         what = f"{getattr(module_cls, '__name__', 'module_cls')}({k})"
@@ -310,13 +314,13 @@ def check_std_spatial_gate(module_cls: Callable[[int], nn.Module]) -> None:
                 reason = "the convolution has a bias, which the BatchNorm's shift makes useless (bias=False)."
             elif count == 2 * k * k + 2:
                 reason = ("that is CBAM's spatial gate: the third map, the standard deviation, "
-                          "needs its own k x k filter.")
+                          "needs its own k_sp x k_sp filter.")
             elif count == 3 * k * k:
                 reason = "the BatchNorm's scale and shift are missing: add nn.BatchNorm2d(1) after the convolution."
             elif k != 7 and count in (3 * 49 + 2, 3 * 49 + 3, 2 * 49 + 2):
                 reason = "that is a 7 x 7 filter: use the kernel_size argument."
             else:
-                reason = "a k x k filter for each of the three maps, and the BatchNorm's scale and shift."
+                reason = "a k_sp x k_sp filter for each of the three maps, and the BatchNorm's scale and shift."
             raise AssertionError(f"{what} has {count} parameters instead of {want}: {reason}")
         conv, bn = _find_layers(module, k, what)
         gen = torch.Generator().manual_seed(2500 + i)
@@ -331,24 +335,24 @@ def check_std_spatial_gate(module_cls: Callable[[int], nn.Module]) -> None:
             size = list(conv(torch.zeros(1, 3, h, w)).shape[2:])
         if size != [h, w]:
             raise AssertionError(
-                f"for k = {k} the convolution turns {h} x {w} maps into {size[0]} x {size[1]}: pad it by "
-                f"(k - 1) // 2 = {(k - 1) // 2} so the gate keeps H x W."
+                f"for k_sp = {k} the convolution turns {h} x {w} maps into {size[0]} x {size[1]}: pad it by "
+                f"(k_sp - 1) // 2 = {(k - 1) // 2} so the gate keeps H x W."
             )
         x = 2 * torch.randn(n, c, h, w, generator=gen) + torch.randn(n, 1, h, w, generator=gen)
         x_copy = x.clone()
         y = call_answer(module, x, what="the module")
         if not torch.equal(x, x_copy):
-            raise AssertionError("the module changed its input x in place: return a new tensor a_s ⊙ x.")
+            raise AssertionError("the module changed its input x in place: return a new tensor a_sp ⊙ x.")
         y = as_tensor(y, (n, c, h, w), "the module").float()
         with torch.no_grad():
             expected_gate = _std_gate(_std_maps(x), conv, bn)
             expected = x * expected_gate
         if list(y.shape) == [n, 1, h, w] and close(y, expected_gate):
-            raise AssertionError("the module returns the gate a_s; return the gated input a_s ⊙ x instead.")
+            raise AssertionError("the module returns the gate a_sp; return the gated input a_sp ⊙ x instead.")
         if list(y.shape) != [n, c, h, w]:
             raise AssertionError(
-                f"for k = {k} and x of shape {[n, c, h, w]} the module returned shape {list(y.shape)}: pad the "
-                f"convolution by (k - 1) // 2 so the gate keeps H x W, and return a_s ⊙ x."
+                f"for k_sp = {k} and x of shape {[n, c, h, w]} the module returned shape {list(y.shape)}: pad "
+                f"the convolution by (k_sp - 1) // 2 so the gate keeps H x W, and return a_sp ⊙ x."
             )
         if c == 1 and not bool(torch.isfinite(y).all()):
             raise AssertionError("the output is not finite for C = 1: the unbiased standard deviation divides by "
@@ -357,5 +361,5 @@ def check_std_spatial_gate(module_cls: Callable[[int], nn.Module]) -> None:
             with torch.no_grad():
                 raise AssertionError(_diagnose_std_gate(y, x, conv, bn))
     sizes = sorted({case[0] for case in _STD_GATE_CASES})
-    print(f"Correct: sigma(BN(conv([max, mean, std]))) ⊙ x with 3 k^2 + 2 parameters, for k in {sizes} "
+    print(f"Correct: sigma(BN(conv([max, mean, std]))) ⊙ x with 3 k_sp^2 + 2 parameters, for k_sp in {sizes} "
           f"and {len(_STD_GATE_CASES)} input shapes.")
