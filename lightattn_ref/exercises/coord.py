@@ -35,11 +35,11 @@ def reference_mip(channels: int, reduction: int = 32) -> int:
 
 @reader_check
 def check_directional_pool(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
-    """Check a reader's ``fn(x) -> (z_h, z_w)``: Coordinate Attention's two poolings, eq. ca-pool.
+    """Check a reader's ``fn(x) -> (s_h, s_w)``: Coordinate Attention's two poolings, eq. ca-pool.
 
     Args:
-        fn: takes x of shape (N, C, H, W) and returns z_h, the mean over the width W, of shape
-            (N, C, H, 1) (one value per row), and z_w, the mean over the height H, of shape
+        fn: takes x of shape (N, C, H, W) and returns s_h, the mean over the width W, of shape
+            (N, C, H, 1) (one value per row), and s_w, the mean over the height H, of shape
             (N, C, 1, W) (one value per column).
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
@@ -52,28 +52,28 @@ def check_directional_pool(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> Non
         x = torch.randn(n, c, h, w, generator=gen)
         result = call_answer(fn, x.clone())
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
-            raise AssertionError("fn(x) must return two tensors, (z_h, z_w).")
-        z_h, z_w = result
-        if not (isinstance(z_h, Tensor) and isinstance(z_w, Tensor)):
-            raise AssertionError("fn(x) must return two torch.Tensors, (z_h, z_w).")
+            raise AssertionError("fn(x) must return two tensors, (s_h, s_w).")
+        s_h, s_w = result
+        if not (isinstance(s_h, Tensor) and isinstance(s_w, Tensor)):
+            raise AssertionError("fn(x) must return two torch.Tensors, (s_h, s_w).")
         want_h, want_w = (n, c, h, 1), (n, c, 1, w)
-        if tuple(z_h.shape) == want_w and tuple(z_w.shape) == want_h:
+        if tuple(s_h.shape) == want_w and tuple(s_w.shape) == want_h:
             raise AssertionError(
                 f"Your outputs are swapped (or pooled over the wrong axes): for x of shape {(n, c, h, w)} "
-                f"z_h must average over the width and keep one value per row, shape {want_h}, and z_w "
+                f"s_h must average over the width and keep one value per row, shape {want_h}, and s_w "
                 f"must average over the height, shape {want_w}."
             )
-        for name, z, want, axis in (("z_h", z_h, want_h, 3), ("z_w", z_w, want_w, 2)):
+        for name, z, want, axis in (("s_h", s_h, want_h, 3), ("s_w", s_w, want_w, 2)):
             if tuple(z.shape) == want:
                 continue
-            if tuple(z.shape) == (n, c, w, 1) and name == "z_w":
+            if tuple(z.shape) == (n, c, w, 1) and name == "s_w":
                 raise AssertionError(
-                    f"z_w has the transposed shape {(n, c, w, 1)} that the official code concatenates; "
+                    f"s_w has the transposed shape {(n, c, w, 1)} that the official code concatenates; "
                     f"return it as {want} (one value per column)."
                 )
-            if tuple(z.shape) == (n, c, w, 1) and name == "z_h":
+            if tuple(z.shape) == (n, c, w, 1) and name == "s_h":
                 raise AssertionError(
-                    f"z_h has shape {(n, c, w, 1)}: it averaged over the height; z_h must average over "
+                    f"s_h has shape {(n, c, w, 1)}: it averaged over the height; s_h must average over "
                     f"the width (dim 3) and keep one value per row, shape {want}."
                 )
             if tuple(z.shape) == want[:axis] + want[axis + 1:]:
@@ -85,28 +85,28 @@ def check_directional_pool(fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> Non
                 f"{name} has shape {tuple(z.shape)} for x of shape {(n, c, h, w)}; it must be {want}."
             )
         mean_h, mean_w = x.mean(dim=3, keepdim=True), x.mean(dim=2, keepdim=True)
-        if torch.allclose(z_h, mean_h, atol=1e-6) and torch.allclose(z_w, mean_w, atol=1e-6):
+        if torch.allclose(s_h, mean_h, atol=1e-6) and torch.allclose(s_w, mean_w, atol=1e-6):
             continue
         max_h, max_w = x.amax(dim=3, keepdim=True), x.amax(dim=2, keepdim=True)
-        if torch.allclose(z_h, max_h) or torch.allclose(z_w, max_w):
+        if torch.allclose(s_h, max_h) or torch.allclose(s_w, max_w):
             raise AssertionError(
                 "You took the maximum: Coordinate Attention averages along each axis (mean over W for "
-                "z_h, mean over H for z_w)."
+                "s_h, mean over H for s_w)."
             )
-        if torch.allclose(z_h, mean_w.transpose(2, 3), atol=1e-6) or torch.allclose(
-            z_w, mean_h.transpose(2, 3), atol=1e-6
+        if torch.allclose(s_h, mean_w.transpose(2, 3), atol=1e-6) or torch.allclose(
+            s_w, mean_h.transpose(2, 3), atol=1e-6
         ):
             raise AssertionError(
-                "On a square input your z_h holds column means (or z_w row means): you pooled over the "
-                "wrong axis and transposed it; z_h = mean over W (dim 3), z_w = mean over H (dim 2)."
+                "On a square input your s_h holds column means (or s_w row means): you pooled over the "
+                "wrong axis and transposed it; s_h = mean over W (dim 3), s_w = mean over H (dim 2)."
             )
         raise AssertionError(
-            f"For x of shape {(n, c, h, w)} your z_h or z_w differs from the means over W and over H "
-            f"(max differences {float((z_h - mean_h).abs().max()):.3g} and "
-            f"{float((z_w - mean_w).abs().max()):.3g})."
+            f"For x of shape {(n, c, h, w)} your s_h or s_w differs from the means over W and over H "
+            f"(max differences {float((s_h - mean_h).abs().max()):.3g} and "
+            f"{float((s_w - mean_w).abs().max()):.3g})."
         )
     print(
-        f"Correct: z_h and z_w are the means over W and over H for {len(_POOL_SHAPES)} shapes, square and not."
+        f"Correct: s_h and s_w are the means over W and over H for {len(_POOL_SHAPES)} shapes, square and not."
     )
 
 
