@@ -2,8 +2,8 @@
 
 For a chosen layer with activations A in R^{K x h x w} and the logit y^c of class c::
 
-    alpha_k^c = (1 / hw) sum_{i,j} d y^c / d A_k[i, j]      spatial mean of the gradient  (eq. gradcam-alpha)
-    L^c       = ReLU( sum_k alpha_k^c A_k )                  in R^{h x w}                  (eq. gradcam-map)
+    alpha_kappa^c = (1 / hw) sum_{i,j} d y^c / d A_kappa[i, j]   spatial mean of the gradient  (eq. gradcam-alpha)
+    L^c           = ReLU( sum_kappa alpha_kappa^c A_kappa )      in R^{h x w}                  (eq. gradcam-map)
 
 then L^c is upsampled (bilinear) to the input's H x W and divided by its maximum, so maps
 are in [0, 1] and comparable between images. The ReLU keeps what speaks *for* class c.

@@ -18,6 +18,7 @@ TENSOR_CHECKS = {
     "check_channel_gate": r"\(\d+, \d+, 1, 1\)",
     "check_spatial_pool": r"\(\d+, 2, \d+, \d+\)",
     "check_eca_matrix": r"\(\d+, \d+\)",
+    "check_gate_in_chunks": r"\(\d+, \d+, \d+, \d+\)",
     "check_gate_summary": r"\(6,\)",
     "check_gradcam_weights": r"\(\d+, \d+, \d+\)",
     "check_channel_shuffle": r"\(\d+, \d+, \d+, \d+\)",

@@ -158,7 +158,7 @@ def paired_torch(a: list[float], b: list[float]) -> tuple[float, float, float]:
 @pytest.mark.parametrize("answer", [paired_right, paired_torch], ids=["statistics", "torch"])
 def test_paired_difference_accepts(answer, capsys: pytest.CaptureFixture[str]) -> None:
     check_paired_difference(answer)
-    assert capsys.readouterr().out.startswith("Correct: mean, sample sd and t of the per-seed differences")
+    assert capsys.readouterr().out.startswith("Correct: mean, sample sd and t_stat of the per-seed differences")
 
 
 def with_t(mean: float, sd: float, t_sd: float, s: int) -> tuple[float, float, float]:
@@ -195,13 +195,13 @@ def zero_for_one_seed(a: list[float], b: list[float]) -> tuple[float, float, flo
         (lambda a, b: (paired_right(a, b)[0], paired_right(a, b)[1] / math.sqrt(len(a)), paired_right(a, b)[2]),
          "Your sd is the standard error"),
         (lambda a, b: with_t(*paired_right(a, b)[:2], paired_right(a, b)[1] * math.sqrt(len(a)), len(a)),
-         "Your t divides by sd:"),
+         "Your t_stat divides by sd:"),
         (lambda a, b: with_t(*paired_right(a, b)[:2], paired_right(a, b)[1] * len(a), len(a)),
-         "divides by sd \\* sqrt\\(S\\)"),
-        (welch_t, "Your t uses the two lists' spreads"),
+         "divides by sd \\* sqrt\\(Q\\)"),
+        (welch_t, "Your t_stat uses the two lists' spreads"),
         (zero_for_one_seed, "one pair says nothing about the spread"),
         (lambda a, b: paired_right(a, b)[:2], "three numbers"),
-        (lambda a, b: (*paired_right(a, b)[:2], 1.1 * paired_right(a, b)[2]), "t = mean / \\(sd / sqrt\\(S\\)\\) is"),
+        (lambda a, b: (*paired_right(a, b)[:2], 1.1 * paired_right(a, b)[2]), "t_stat = mean / \\(sd / sqrt\\(Q\\)\\) is"),
     ],
     ids=["a-minus-b", "unpaired-sd", "ranked", "population", "variance", "standard-error", "t-without-sqrt",
          "t-times-sqrt", "welch-t", "zero-for-one", "two-outputs", "off"],

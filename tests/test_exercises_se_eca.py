@@ -77,8 +77,8 @@ def psi_log10(channels: int, gamma: float = 2, b: float = 1) -> int:
     [
         (psi_even, "kernel 4 for C=128 is even: ECA needs an odd k"),
         (psi_no_b, "you forgot b"),
-        (psi_round, r"psi\(64\) returned 5 but the rule gives 3: .* take int\(t\)"),
-        (psi_ceil, r"psi\(64\) returned 5 .* take int\(t\)"),
+        (psi_round, r"psi\(64\) returned 5 but the rule gives 3: .* take int\(z\)"),
+        (psi_ceil, r"psi\(64\) returned 5 .* take int\(z\)"),
         (psi_ties_down, r"psi\(128\) returned 3 but the rule gives 5: .* ties going up"),
         (psi_fixed_constants, "use the gamma and b arguments"),
         (psi_float, "return an int"),

@@ -212,7 +212,7 @@ def test_shuffle_period_accepts_right_answers(capsys: pytest.CaptureFixture[str]
 
 def test_shuffle_period_stops_an_endless_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shuffle_checks, "_PERIOD_TIME_LIMIT_S", 0.3)
-    with pytest.raises(AssertionError, match=r"did not return within 0.3 s: a loop that waits for G\^t = 1 modulo C"):
+    with pytest.raises(AssertionError, match=r"did not return within 0.3 s: a loop that waits for G\^T = 1 modulo C"):
         check_shuffle_period(period_modulo_c)
 
 

@@ -133,7 +133,7 @@ def test_fold_reference_is_what_the_layers_and_the_package_compute() -> None:
 
 
 def _fold_with(scale_of, shift_of):
-    """A folding answer built from two formulas of (w, b_dw, gamma, beta, mean, var, eps)."""
+    """A folding answer built from two formulas of (w, b_dw, lambda, beta, mean, var, eps)."""
 
     def answer(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
         args = (conv.weight.flatten(), conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps)
@@ -162,7 +162,7 @@ def _scale_list(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[object, Tensor]:
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (_fold_with(lambda w, b, g, be, m, v, e: g / _std(v, e), _shift), "gamma / sqrt\\(var \\+ eps\\) alone"),
+        (_fold_with(lambda w, b, g, be, m, v, e: g / _std(v, e), _shift), "lambda / sqrt\\(var \\+ eps\\) alone"),
         (_fold_with(lambda w, b, g, be, m, v, e: w * g / torch.sqrt(v), _shift), "without eps"),
         (_fold_with(lambda w, b, g, be, m, v, e: w * g / (v + e), _shift), "divides by the variance"),
         (_fold_with(_scale, lambda w, b, g, be, m, v, e: be - m * g / _std(v, e)), "leaves out the convolution's"),

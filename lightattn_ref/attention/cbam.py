@@ -2,15 +2,16 @@
 
 CBAM gates channels first, then positions (chapter 03)::
 
-    a_c = sigma(MLP(GAP(x)) + MLP(GMP(x)))                      (eq. cbam-channel)
-    x'  = a_c ⊙ x
-    a_s = sigma(BN(conv7x7([max_c x', mean_c x'])))              (eq. cbam-spatial)
-    y   = a_s ⊙ x'
+    a^ch = sigma(MLP(GAP(x)) + MLP(GMP(x)))                     (eq. cbam-channel)
+    x'   = a^ch ⊙ x
+    a^sp = sigma(BN(conv7x7([max_c x', mean_c x'])))             (eq. cbam-spatial)
+    y    = a^sp ⊙ x'
 
 One MLP, Linear(C, C//r) -> ReLU -> Linear(C//r, C) with biases, is shared by both pooled
 vectors. The spatial gate sees two maps, the channel-wise max first and the mean second,
-and its 7x7 convolution has no bias; BatchNorm (eps 1e-5, momentum 0.01) follows it.
-Parameters: 2 C (C // r) + C // r + C + 2 k^2 + 2 (k = 7: + 100).
+and its 7x7 convolution has no bias; BatchNorm (eps 1e-5, momentum 0.01) follows it. This is the
+official code; the paper's Eq. 3 has no BatchNorm and orders the maps [mean, max] (chapter 03).
+Parameters: 2 C (C // r) + C // r + C + 2 k_sp^2 + 2 (k_sp = 7: + 100).
 
 Initial values follow the official ResNet code: the spatial convolution is Kaiming-normal,
 every bias is zero and the spatial BatchNorm weight is zero, so the spatial gate starts at
@@ -61,7 +62,7 @@ class ChannelGate(nn.Module):
         return self.fc2(torch.relu(self.fc1(s)))
 
     def gate(self, x: Tensor) -> Tensor:
-        """a_c of eq. cbam-channel, shape (N, C, 1, 1)."""
+        """a^ch of eq. cbam-channel, shape (N, C, 1, 1)."""
         check_input(x, self.channels)
         avg = mean_over(x, [2, 3])
         mx = max_keepdim(x.flatten(2), 2)[:, :, 0]
@@ -96,7 +97,7 @@ class SpatialGate(nn.Module):
         nn.init.zeros_(self.bn.weight)  # the gate starts at 0.5 everywhere
 
     def gate(self, x: Tensor) -> Tensor:
-        """a_s of eq. cbam-spatial, shape (N, 1, H, W)."""
+        """a^sp of eq. cbam-spatial, shape (N, 1, H, W)."""
         check_batchnorm_values(
             self.training, x.shape[0] * x.shape[2] * x.shape[3], "CBAM's spatial BatchNorm", list(x.shape)
         )

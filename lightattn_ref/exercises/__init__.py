@@ -5,6 +5,7 @@ explanation when it is wrong. One file per chapter; all checks are importable fr
 from .anatomy import *  # noqa: F403
 from .cbam import *  # noqa: F403
 from .compare import *  # noqa: F403
+from .fast import *  # noqa: F403
 from .coord import *  # noqa: F403
 from .learn import *  # noqa: F403
 from .se_eca import *  # noqa: F403

@@ -141,7 +141,7 @@ def check_param_formula(fn: Callable[[str, int, int], int]) -> None:
             ``"cbam"``, ``"coord"``), C channels and reduction ratio r; must return the exact
             number of trainable parameters of ``make_attention(name, C, reduction=r)`` as an int:
             SE 2 C h + h + C and CBAM 2 C h + h + C + 98 + 2 with h = C // r; Coordinate
-            Attention 3 C m + 3 m + 2 C with m = max(8, C // r).
+            Attention 3 C mip + 3 mip + 2 C with mip = max(8, C // r).
 
     Prints one line when ``fn`` is right for every case. Raises ``AssertionError`` with one
     sentence when it is not, naming the slip: forgotten biases, a forgotten BatchNorm or
@@ -360,7 +360,7 @@ def check_counted_flops(fn: Callable[[str, tuple[int, int, int, int]], int]) -> 
             ``"eca"``, ``"cbam"``, ``"coord"``); must return, as an int, what
             ``count_flops(make_attention(name, C), (N, C, H, W))`` reports with the registry
             defaults: SE 4 N C h and CBAM 8 N C h + 196 N H W with h = C // 16; ECA 2 N C k with
-            k = psi(C); Coordinate Attention 4 N C m (H + W) with m = max(8, C // 32).
+            k = psi(C); Coordinate Attention 4 N C mip (H + W) with mip = max(8, C // 32).
 
     Prints one line when ``fn`` is right for every case. Raises ``AssertionError`` with one
     sentence when it is not, naming the slip: MACs instead of FLOPs, one image instead of N,

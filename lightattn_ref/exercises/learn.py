@@ -5,7 +5,7 @@
 - ``check_seed_stats``: the mean and the sample standard deviation of one number over several
   seeds (eq. learn-seed-stats).
 - ``check_paired_difference``: two models compared seed by seed: the mean and the sample
-  standard deviation of the per-seed differences, and their ratio t to the standard error.
+  standard deviation of the per-seed differences, and their ratio t_stat to the standard error.
 """
 
 from __future__ import annotations
@@ -145,12 +145,12 @@ def check_seed_stats(fn: Callable[[Sequence[float]], tuple[float, float]]) -> No
 
     Args:
         fn: takes the numbers of several runs (one per seed) as a list of floats and returns
-            their mean and their *sample* standard deviation (n - 1 in the denominator). For a
+            their mean and their *sample* standard deviation (Q - 1 in the denominator). For a
             single value there is no estimate of the spread: return ``nan`` as the std, or raise
             ``ValueError``.
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
-    not, naming the mistake: the population std (n in the denominator), the variance, the
+    not, naming the mistake: the population std (Q in the denominator), the variance, the
     standard error, swapped outputs, a median, or a std of 0 for one seed.
     """
     cases = _seed_cases()
@@ -172,14 +172,14 @@ def check_seed_stats(fn: Callable[[Sequence[float]], tuple[float, float]]) -> No
             raise AssertionError(f"For {values} the mean is {want_mean:.4g}, not {mean:.4g}.")
         if _close(std, statistics.pstdev(values)):
             raise AssertionError(
-                f"For {n} seeds you returned the population standard deviation (dividing by n = {n}); over a "
-                f"few runs use the sample standard deviation, dividing by n - 1 = {n - 1}."
+                f"For {n} seeds you returned the population standard deviation (dividing by Q = {n}); over a "
+                f"few runs use the sample standard deviation, dividing by Q - 1 = {n - 1}."
             )
         if _close(std, statistics.variance(values)) or _close(std, statistics.pvariance(values)):
             raise AssertionError("You returned the variance: take its square root to get the standard deviation.")
         if _close(std, want_std / math.sqrt(n)) or _close(std, statistics.pstdev(values) / math.sqrt(n)):
             raise AssertionError(
-                "You divided by sqrt(n): that is the standard error of the mean, not the spread of the runs."
+                "You divided by sqrt(Q): that is the standard error of the mean, not the spread of the runs."
             )
         raise AssertionError(f"For {values} the sample standard deviation is {want_std:.4g}, not {std:.4g}.")
     try:
@@ -202,10 +202,10 @@ def check_seed_stats(fn: Callable[[Sequence[float]], tuple[float, float]]) -> No
 
 
 def _paired_cases() -> list[tuple[list[float], list[float]]]:
-    """(a, b) lists of 3 to 7 accuracies, b[s] and a[s] from the same seed s: b = a + an effect +
+    """(a, b) lists of 3 to 7 accuracies, b[q] and a[q] from the same seed q: b = a + an effect +
     a little noise, so the differences scatter far less than either list (as paired runs do),
     and neither list is in sorted order, so pairing by rank instead of by seed shows. Two pairs
-    last: with S = 2 some mistakes coincide, so the longer lists tell them apart first."""
+    last: with Q = 2 some mistakes coincide, so the longer lists tell them apart first."""
     rng = random.Random(2025)
     cases: list[tuple[list[float], list[float]]] = [
         ([0.9, 0.96, 0.93], [0.94, 0.97, 0.96]),
@@ -223,7 +223,7 @@ def _paired_cases() -> list[tuple[list[float], list[float]]]:
 
 
 def reference_paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
-    """Mean and sample sd of d_s = b_s - a_s over the seeds s, and t = mean / (sd / sqrt(S))."""
+    """Mean and sample sd of d_q = b[q] - a[q] over the seeds q, and t_stat = mean / (sd / sqrt(Q))."""
     d = [y - x for x, y in zip(a, b)]
     mean, sd = statistics.fmean(d), statistics.stdev(d)
     return mean, sd, mean / (sd / math.sqrt(len(d)))
@@ -236,28 +236,29 @@ def _near(a: float, b: float) -> bool:
 
 def _three_numbers(result: object) -> tuple[float, float, float]:
     if not (isinstance(result, (tuple, list)) and len(result) == 3):
-        raise AssertionError("fn(a, b) must return three numbers, (mean, sd, t).")
+        raise AssertionError("fn(a, b) must return three numbers, (mean, sd, t_stat).")
     try:
         return float(result[0]), float(result[1]), float(result[2])  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise AssertionError(f"fn(a, b) returned {result!r}: return three numbers, (mean, sd, t).") from None
+        raise AssertionError(f"fn(a, b) returned {result!r}: return three numbers, (mean, sd, t_stat).") from None
 
 
 @reader_check
 def check_paired_difference(fn: Callable[[Sequence[float], Sequence[float]], tuple[float, float, float]]) -> None:
-    """Check a reader's ``fn(a, b) -> (mean, sd, t)``: a paired comparison of two models over seeds.
+    """Check a reader's ``fn(a, b) -> (mean, sd, t_stat)``: a paired comparison of two models over seeds.
 
     Args:
-        fn: takes two lists of the same length S, ``a[s]`` and ``b[s]`` measured in runs with the
-            same seed s, and returns the mean of the differences d_s = b_s - a_s, their sample
-            standard deviation (S - 1 in the denominator, eq. learn-seed-stats), and
-            t = mean / (sd / sqrt(S)), the mean difference in units of its standard error. For
-            S = 1 it returns ``nan`` for sd and t, or raises ``ValueError``.
+        fn: takes two lists of the same length Q, ``a[q]`` and ``b[q]`` (models A and B)
+            measured in runs with the same seed q, and returns the mean of the differences
+            d_q = b[q] - a[q], their sample standard deviation (Q - 1 in the denominator, eq.
+            learn-seed-stats), and t_stat = mean / (sd / sqrt(Q)), the mean difference in units
+            of its standard error. For Q = 1 it returns ``nan`` for sd and t_stat, or raises
+            ``ValueError``.
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
     not, naming the mistake: a - b instead of b - a, the two lists' spreads combined as if the
     runs were unpaired, pairing by rank (sorted lists) instead of by seed, the population sd,
-    t without sqrt(S) or with sd * sqrt(S), or a spread of 0 from one seed.
+    t_stat without sqrt(Q) or with sd * sqrt(Q), or a spread of 0 from one seed.
     """
     cases = _paired_cases()
     for a, b in cases:
@@ -272,50 +273,50 @@ def check_paired_difference(fn: Callable[[Sequence[float], Sequence[float]], tup
         unpaired_sd = (math.hypot(sd_a, sd_b), sd_a + sd_b, math.sqrt((sd_a**2 + sd_b**2) / 2))
         if _near(mean, -want_mean) or (_near(mean, want_mean) and _near(t, -want_t)):
             raise AssertionError(
-                "Your difference has the wrong sign: d_s = b_s - a_s, so a positive mean says b is higher."
+                "Your difference has the wrong sign: d_q = b[q] - a[q], so a positive mean says b is higher."
             )
         if not _near(mean, want_mean):
             raise AssertionError(f"For a = {a}, b = {b} the mean difference is {want_mean:.4g}, not {mean:.4g}.")
         if not _near(sd, want_sd):
             if _near(sd, ranked_sd):
                 raise AssertionError(
-                    "You paired the runs by rank (sorted lists): pair them by seed, a[s] with b[s], in the "
+                    "You paired the runs by rank (sorted lists): pair them by seed, a[q] with b[q], in the "
                     "order given."
                 )
             if any(_near(sd, v) for v in unpaired_sd):
                 raise AssertionError(
                     "You combined the two lists' spreads as if the runs were unpaired: take the sample sd of the "
-                    "per-seed differences d_s = b_s - a_s."
+                    "per-seed differences d_q = b[q] - a[q]."
                 )
             if _near(sd, statistics.pstdev(d)):
                 raise AssertionError(
-                    f"You returned the population sd of the differences (dividing by S = {s}); use the sample "
-                    f"sd, dividing by S - 1 = {s - 1}."
+                    f"You returned the population sd of the differences (dividing by Q = {s}); use the sample "
+                    f"sd, dividing by Q - 1 = {s - 1}."
                 )
             if _near(sd, statistics.variance(d)) or _near(sd, statistics.pvariance(d)):
                 raise AssertionError("You returned the variance of the differences: take its square root.")
             if _near(sd, want_sd / math.sqrt(s)):
                 raise AssertionError(
-                    "Your sd is the standard error sd / sqrt(S): return the spread of the differences as sd, and "
-                    "divide by sqrt(S) only inside t."
+                    "Your sd is the standard error sd / sqrt(Q): return the spread of the differences as sd, and "
+                    "divide by sqrt(Q) only inside t_stat."
                 )
             raise AssertionError(
                 f"For a = {a}, b = {b} the sample sd of the differences is {want_sd:.4g}, not {sd:.4g}."
             )
         if _near(t, want_mean / want_sd):
             raise AssertionError(
-                f"Your t divides by sd: divide by the standard error sd / sqrt(S), here sqrt({s}) times smaller."
+                f"Your t_stat divides by sd: divide by the standard error sd / sqrt(Q), here sqrt({s}) times smaller."
             )
         if _near(t, want_mean / (want_sd * math.sqrt(s))):
-            raise AssertionError("Your t divides by sd * sqrt(S): the standard error is sd / sqrt(S).")
+            raise AssertionError("Your t_stat divides by sd * sqrt(Q): the standard error is sd / sqrt(Q).")
         if _near(t, want_mean / math.sqrt((sd_a**2 + sd_b**2) / s)):
             raise AssertionError(
-                "Your t uses the two lists' spreads, as for unpaired runs: divide by the standard error of the "
-                "differences, sd(d) / sqrt(S)."
+                "Your t_stat uses the two lists' spreads, as for unpaired runs: divide by the standard error of the "
+                "differences, sd(d) / sqrt(Q)."
             )
         if _near(t, want_mean / (statistics.pstdev(d) / math.sqrt(s))):
-            raise AssertionError("Your t uses the population sd: use the sample sd, S - 1 in the denominator.")
-        raise AssertionError(f"For a = {a}, b = {b}, t = mean / (sd / sqrt(S)) is {want_t:.4g}, not {t:.4g}.")
+            raise AssertionError("Your t_stat uses the population sd: use the sample sd, Q - 1 in the denominator.")
+        raise AssertionError(f"For a = {a}, b = {b}, t_stat = mean / (sd / sqrt(Q)) is {want_t:.4g}, not {t:.4g}.")
     try:
         single = fn([0.9], [0.95])
     except ValueError:
@@ -330,8 +331,8 @@ def check_paired_difference(fn: Callable[[Sequence[float], Sequence[float]], tup
             )
         if not (math.isnan(sd) and math.isnan(t)):
             raise AssertionError(
-                f"For one seed you returned sd {sd:.4g} and t {t:.4g}: one pair says nothing about the spread, "
+                f"For one seed you returned sd {sd:.4g} and t_stat {t:.4g}: one pair says nothing about the spread, "
                 f"so return nan for both (or raise ValueError)."
             )
-    print(f"Correct: mean, sample sd and t of the per-seed differences for {len(cases)} pairs of lists, "
+    print(f"Correct: mean, sample sd and t_stat of the per-seed differences for {len(cases)} pairs of lists, "
           f"and no spread from one seed.")

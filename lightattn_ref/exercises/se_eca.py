@@ -23,7 +23,8 @@ __all__: list[str] = ["check_eca_matrix", "check_eca_ns", "check_psi", "check_se
 
 
 def reference_psi(channels: int, gamma: float = 2, b: float = 1) -> int:
-    """Eq. eca-psi as the paper's code computes it: ``t = int(abs((log2(C) + b) / gamma))``, then the next odd."""
+    """Eq. eca-psi as the paper's code computes it: ``t = int(abs((log2(C) + b) / gamma))`` (the integer part
+    of z), then the next odd."""
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 == 1 else t + 1
 
@@ -62,7 +63,7 @@ def check_psi(fn: Callable[..., int]) -> None:
 
     Prints one line when ``fn`` agrees with the rule on 40 cases. Raises ``AssertionError`` with
     one sentence otherwise, naming the mistake: a non-int result, an even kernel, a forgotten b,
-    another logarithm than log2, a wrong rounding of t = (log2 C + b) / gamma, or constants hard-coded instead of gamma and b.
+    another logarithm than log2, a wrong rounding of z = (log2 C + b) / gamma, or constants hard-coded instead of gamma and b.
     """
     cases = _psi_cases()
     results = []
@@ -78,7 +79,7 @@ def check_psi(fn: Callable[..., int]) -> None:
     if wrong:
         (channels, gamma, b), got = wrong[0]
         call, want = _describe(channels, gamma, b), reference_psi(channels, gamma, b)
-        t = (math.log2(channels) + b) / gamma
+        z = (math.log2(channels) + b) / gamma
         if got % 2 == 0:
             raise AssertionError(
                 f"kernel {got} for C={channels} is even: ECA needs an odd k so the output keeps C values."
@@ -99,10 +100,10 @@ def check_psi(fn: Callable[..., int]) -> None:
                     f"{call} returned {got} but the rule gives {want}: use the base-2 logarithm log2(C), "
                     f"not {log.__name__}."
                 )
-        if abs(got - t) <= 2:
+        if abs(got - z) <= 2:
             raise AssertionError(
-                f"{call} returned {got} but the rule gives {want}: with t = (log2 C + b) / gamma = {t:.4g}, "
-                f"take int(t) and add 1 when it is even (the nearest odd number, ties going up)."
+                f"{call} returned {got} but the rule gives {want}: with z = (log2 C + b) / gamma = {z:.4g}, "
+                f"take int(z) and add 1 when it is even (the nearest odd number, ties going up)."
             )
         raise AssertionError(f"{call} returned {got} but the rule k = |(log2 C + b) / gamma|_odd gives {want}.")
     print(f"Correct: psi(C) matches the paper's rule for {len(cases)} values of C, gamma and b.")
@@ -179,7 +180,9 @@ def check_se_var2(module_cls: Callable[[int], nn.Module]) -> None:
         if torch.allclose(y, x * torch.sigmoid(weight * x.amax(dim=(2, 3)))[:, :, None, None], atol=1e-5):
             raise AssertionError("the module pools with the maximum; SE-Var2 squeezes with global average pooling.")
         if torch.allclose(y, x * torch.sigmoid(s)[:, :, None, None], atol=1e-5):
-            raise AssertionError("the module ignores its weight: that is SE-Var1; multiply each pooled value by w_c.")
+            raise AssertionError(
+                "the module ignores its weight: that is SE-Var1; multiply each pooled value by its weight."
+            )
         raise AssertionError(
             f"the module's output differs from sigma(w ⊙ GAP(x)) ⊙ x for x of shape {(n, c, h, w)}, with w its "
             f"{c} weights in order."
@@ -326,7 +329,7 @@ def check_eca_ns(module_cls: Callable[[int, int], nn.Module]) -> None:
         module_cls: ``module_cls(channels, kernel_size)`` builds the module for C channels and an
             odd k. It must hold exactly C·k trainable parameters in one tensor, of shape (C, k)
             (or any shape whose flattened order is (C, k), e.g. (C, 1, k)), and compute
-            y = sigma(z) ⊙ x with z_i = sum_j W[i, j] s_{i + j - (k - 1) / 2}, s = GAP(x),
+            y = sigma(z) ⊙ x with z_i = sum_j W_ns[i, j] s_{i + j - (k - 1) / 2}, s = GAP(x),
             0-based indices and s = 0 beyond both ends. No bias.
 
     The check writes random values into that tensor and compares the output with the formula
@@ -379,8 +382,8 @@ def check_eca_ns(module_cls: Callable[[int, int], nn.Module]) -> None:
 
         if same(_ns_scores(s, weight.flip(1))):
             raise AssertionError(
-                f"your module reads each row of weights backwards: W[i, 0] must meet the channel "
-                f"i - {(k - 1) // 2} and W[i, {k - 1}] the channel i + {(k - 1) // 2} (no flip, as in nn.Conv1d)."
+                f"your module reads each row of weights backwards: W_ns[i, 0] must meet the channel "
+                f"i - {(k - 1) // 2} and W_ns[i, {k - 1}] the channel i + {(k - 1) // 2} (no flip, as in nn.Conv1d)."
             )
         if same(s @ _ns_band(weight)):
             raise AssertionError(
@@ -395,15 +398,15 @@ def check_eca_ns(module_cls: Callable[[int, int], nn.Module]) -> None:
         for shift in (-3, -2, -1, 1, 2, 3):
             if same(_ns_scores(s, weight, shift=shift)):
                 raise AssertionError(
-                    f"your band is shifted by {shift} channel(s): W[i, (k - 1) / 2] must meet channel i itself."
+                    f"your band is shifted by {shift} channel(s): W_ns[i, (k - 1) / 2] must meet channel i itself."
                 )
         if torch.allclose(y, x * z[:, :, None, None], atol=1e-5):
             raise AssertionError("the gate is missing its sigmoid: a = sigma(z) must lie in (0, 1).")
         if same(_ns_scores(x.amax(dim=(2, 3)), weight)):
             raise AssertionError("the module pools with the maximum; ECA-NS squeezes with global average pooling.")
         raise AssertionError(
-            f"the module's output differs from sigma(z) ⊙ x with z_i = sum_j W[i, j] s_(i + j - {(k - 1) // 2}) "
-            f"for x of shape {(n, c, h, w)} and k = {k}, with W its weights read as a ({c}, {k}) tensor."
+            f"the module's output differs from sigma(z) ⊙ x with z_i = sum_j W_ns[i, j] s_(i + j - {(k - 1) // 2}) "
+            f"for x of shape {(n, c, h, w)} and k = {k}, with W_ns its weights read as a ({c}, {k}) tensor."
         )
     print(f"Correct: your ECA-NS holds C·k weights and matches its banded formula on {len(_NS_CASES)} shapes "
           f"(k = 1 to 7).")

@@ -1,8 +1,8 @@
 """Exercise checks for the chapter on seeing attention (notebooks/09_seeing_attention.ipynb).
 
 - ``check_gradcam_weights``: Grad-CAM's map from a layer's activations and gradients,
-  ReLU(sum_k alpha_k A_k) with alpha_k the spatial mean of the gradient (eqs. seeing-alpha and
-  seeing-cam).
+  ReLU(sum_kappa alpha_kappa A_kappa) with alpha_kappa the spatial mean of the gradient
+  (eqs. seeing-alpha and seeing-cam).
 - ``check_peak_location``: where a map is largest, as (row, column) per image.
 - ``check_box_energy``: the share of each map's mass that lies on the object, averaged over
   the images that have one (a measure of all the map, where eq. seeing-hit looks at its peak).
@@ -48,7 +48,7 @@ def reference_peak(maps: Tensor) -> tuple[Tensor, Tensor]:
 
 def _cam_case(seed: int, shape: tuple[int, int, int, int]) -> tuple[Tensor, Tensor]:
     """Activations >= 0 (they follow a ReLU) and gradients of both signs, so some positions of
-    sum_k alpha_k A_k are negative and the ReLU matters."""
+    sum_kappa alpha_kappa A_kappa are negative and the ReLU matters."""
     gen = torch.Generator().manual_seed(seed)
     activations = torch.rand(shape, generator=gen) * 2.0
     gradients = torch.randn(shape, generator=gen) + 0.3 * torch.randn(shape[:2] + (1, 1), generator=gen)
@@ -61,8 +61,9 @@ def check_gradcam_weights(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
 
     Args:
         fn: takes the activations A and the gradients dy^c/dA of one layer, both (N, K, h, w),
-            and returns ReLU(sum_k alpha_k A_k) of shape (N, h, w), with alpha_k the mean of the
-            gradient over the h x w positions of channel k. No upsampling, no normalisation.
+            and returns ReLU(sum_kappa alpha_kappa A_kappa) of shape (N, h, w), with alpha_kappa
+            the mean of the gradient over the h x w positions of channel kappa. No upsampling,
+            no normalisation.
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
     not, naming the mistake: the maximum (or the sum) of the gradient instead of its mean, a
@@ -88,26 +89,26 @@ def check_gradcam_weights(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         raw = (g.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1)
         mistakes = (
             (torch.relu((g.amax(dim=(2, 3), keepdim=True) * a).sum(dim=1)),
-             "You took the maximum of the gradient over the positions: alpha_k is its mean over h x w."),
+             "You took the maximum of the gradient over the positions: alpha_kappa is its mean over h x w."),
             (torch.relu((g.sum(dim=(2, 3), keepdim=True) * a).sum(dim=1)),
-             f"You summed the gradient over the positions: alpha_k is its mean, {h * w} times smaller here."),
+             f"You summed the gradient over the positions: alpha_kappa is its mean, {h * w} times smaller here."),
             (raw,
              "Your map has negative values: Grad-CAM keeps only what speaks for the class, ReLU of the sum."),
             (torch.relu((g.mean(dim=1, keepdim=True) * a).sum(dim=1)),
-             "You averaged the gradient over the channels (dim 1): alpha_k averages over the positions "
+             "You averaged the gradient over the channels (dim 1): alpha_kappa averages over the positions "
              "(dims 2 and 3), one weight per channel."),
             (torch.relu((g * a).sum(dim=1)),
              "You weighted each position by its own gradient: Grad-CAM first averages the gradient over the "
-             "positions, one weight alpha_k per channel."),
+             "positions, one weight alpha_kappa per channel."),
             (want / want.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None],
              "Your map is divided by its maximum: return it before any normalisation."),
         )
         reject_known_mistakes(got, mistakes)
         raise AssertionError(
-            f"For activations of shape {shape} your map differs from ReLU(sum_k alpha_k A_k) by up to "
+            f"For activations of shape {shape} your map differs from ReLU(sum_kappa alpha_kappa A_kappa) by up to "
             f"{float((got - want).abs().max()):.3g}."
         )
-    print(f"Correct: Grad-CAM maps match ReLU(sum_k alpha_k A_k) for {len(_CAM_SHAPES)} shapes.")
+    print(f"Correct: Grad-CAM maps match ReLU(sum_kappa alpha_kappa A_kappa) for {len(_CAM_SHAPES)} shapes.")
 
 
 def _peak_case(seed: int, shape: tuple[int, int, int]) -> Tensor:
@@ -182,7 +183,7 @@ def reference_box_energy(maps: Tensor, target: Tensor) -> float:
         maps: (N, H, W), values >= 0. target: (N, H, W) bool, empty for images without an object.
 
     Returns:
-        the mean, over the images n with a target, of sum_{S_n} M_n / sum M_n (eq. of
+        the mean, over the images n with a target, of sum_{B_n} M_n / sum M_n (eq. of
         Exercise 4 in chapter 09); an all-zero map has share 0.
     """
     has = target.flatten(1).any(dim=1)
@@ -232,7 +233,7 @@ def _energy_mistakes(maps: Tensor, target: Tensor) -> list[tuple[float, str]]:
     return [
         (float(share.mean()),
          "You averaged over all N images: average only over the images that have a target (label 1); an "
-         "image without a bright square has no S_n."),
+         "image without a bright square has no box B_n."),
         (float(inside[has].sum() / total[has].sum()),
          "You divided the mass in all boxes by the mass of all maps: take each image's share first, then "
          "average the shares, so every image counts the same."),
@@ -263,9 +264,9 @@ def check_box_energy(fn: Callable[[Tensor, Tensor], float]) -> None:
 
     Args:
         fn: takes maps (N, H, W) with values >= 0 (e.g. Grad-CAM maps) and a bool target (N, H, W)
-            that marks each image's object S_n (empty for images without one), and returns one
-            number: the mean over the images with a target of sum_{S_n} M_n / sum M_n, an
-            all-zero map counting 0.
+            that marks each image's object, the box B_n (empty for images without one), and
+            returns one number: the mean over the images with a target of
+            sum_{B_n} M_n / sum M_n, an all-zero map counting 0.
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it is
     not, naming the mistake: images without a target averaged in, one ratio of totals instead

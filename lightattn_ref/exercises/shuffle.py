@@ -1,13 +1,13 @@
 """Exercise checks for the Shuffle Attention chapter (notebooks/04_shuffle_attention.ipynb).
 
 ``check_channel_shuffle``: ShuffleNet's channel shuffle, eq. sa-shuffle: view C as
-(groups, C / groups), swap the two axes, flatten; output channel i * groups + g is input
-channel g * (C / groups) + i.
+(groups, C / groups), swap the two axes, flatten; output channel i * groups + ℓ is input
+channel ℓ * (C / groups) + i.
 ``check_sa_spatial_gate``: the gate of SA's spatial half, eq. sa-spatial,
 sigma(w * GN(x) + b), where GN standardises each channel of each sample over its own H x W.
 ``check_shuffle_period``: how many shuffles with G groups bring every one of C channels back to
-its place, checked against repeated ``channel_shuffle`` (the smallest t >= 1 with
-G^t = 1 modulo C - 1).
+its place, checked against repeated ``channel_shuffle`` (the period T: the smallest T >= 1
+with G^T = 1 modulo C - 1).
 
 Each check runs the reader's function on random inputs, compares it with the package
 (``channel_shuffle``, ``ShuffleAttention.attention_maps``), prints one line when it is right and
@@ -82,7 +82,7 @@ def _diagnose_shuffle(out: Tensor, x: Tensor, groups: int) -> str:
     expected = _shuffle_order(c, groups)
     j = next(j for j in range(c) if sources[j] != expected[j])
     return (f"for C={c} and groups={groups}, output channel {j} holds input channel {sources[j]} instead of "
-            f"{expected[j]} (output channel i*groups + g must read input channel g*C/groups + i).")
+            f"{expected[j]} (output channel i*groups + ℓ must read input channel ℓ*C/groups + i).")
 
 
 @reader_check
@@ -223,7 +223,7 @@ _PERIOD_CASES: tuple[tuple[int, int], ...] = (
     (20, 4), (6, 3), (36, 6), (27, 3), (128, 8), (30, 5), (12, 12), (9, 1), (200, 2), (96, 32),
 )
 _PERIOD_RANDOM = 12  # more pairs (C, G), C in [3, 200], G a divisor of C, from a fixed seed
-_PERIOD_TIME_LIMIT_S = 3.0  # per call; a loop that waits for G^t = 1 modulo C never ends
+_PERIOD_TIME_LIMIT_S = 3.0  # per call; a loop that waits for G^T = 1 modulo C never ends
 
 
 class _TookTooLong(BaseException):
@@ -264,7 +264,7 @@ def _period_by_shuffling(channels: int, groups: int) -> int:
 
 
 def _multiplicative_order(base: int, modulus: int) -> int | None:
-    """Smallest t >= 1 with base^t = 1 modulo ``modulus`` (None when there is none)."""
+    """Smallest T >= 1 with base^T = 1 modulo ``modulus`` (None when there is none)."""
     if modulus == 1:
         return 1
     if math.gcd(base, modulus) != 1:
@@ -290,7 +290,7 @@ def _diagnose_period(got: float, want: int, channels: int, groups: int) -> str:
     case = f"for C = {channels} and G = {groups}"
     if got == want + 1:
         return (f"{case} the answer is one too many ({got} instead of {want}): count the shuffles, "
-                f"not the states; the starting order is t = 0, and t = {want} is the first return.")
+                f"not the states: the starting order comes after 0 shuffles, the first return after {want}.")
     if got == want - 1:
         return (f"{case} the answer is one too few ({got} instead of {want}): after {got} shuffles some channels "
                 f"are still away; count every shuffle, including the last one that brings them home.")
@@ -299,17 +299,17 @@ def _diagnose_period(got: float, want: int, channels: int, groups: int) -> str:
                 f"follow channel 1 (no channel takes longer to come back) or all channels.")
     if groups != 2 and got == _multiplicative_order(2, channels - 1):
         return (f"{case} your answer {got} is the period of shuffles with 2 groups: use the groups argument, "
-                f"channel k moves to G k mod (C - 1).")
+                f"channel c moves to G c mod (C - 1).")
     logs = [math.log(channels, groups)] if groups > 1 else []
     logs.append(math.log2(channels))
     if any(math.isclose(got, v) or got in (math.floor(v), math.ceil(v), round(v)) for v in logs):
         return (f"{case} you returned {got}, a logarithm of C, but the channels come back after {want} shuffles: "
-                f"log_G C is right only when C is a power of G; use the rule k -> G k mod (C - 1).")
+                f"log_G C is right only when C is a power of G; use the rule c -> G c mod (C - 1).")
     if got > want and got % want == 0:
         return (f"{case} after {got} shuffles every channel is back, but already after {want}: "
                 f"return the smallest such number.")
     return (f"{case} every channel is back after {want} shuffles, not {got}: "
-            f"channel k moves to G k mod (C - 1), so look for the smallest t >= 1 with G^t = 1 modulo C - 1.")
+            f"channel c moves to G c mod (C - 1), so look for the smallest T >= 1 with G^T = 1 modulo C - 1.")
 
 
 @reader_check
@@ -317,14 +317,14 @@ def check_shuffle_period(shuffle_period: Callable[[int, int], int]) -> None:
     """Check a reader's ``shuffle_period(channels, groups)`` against repeated ``channel_shuffle``.
 
     Args:
-        shuffle_period: ``shuffle_period(C, G) -> t`` for C >= 3 channels and G groups, G a divisor
-            of C: the smallest number t >= 1 of shuffles with G groups after which every channel is
-            back at its place. Since a shuffle sends channel k to G k mod (C - 1) (channel C - 1
-            stays), t is the smallest t >= 1 with G^t = 1 modulo C - 1.
+        shuffle_period: ``shuffle_period(C, G) -> T`` for C >= 3 channels and G groups, G a divisor
+            of C: the period T, the smallest number T >= 1 of shuffles with G groups after which
+            every channel is back at its place. Since a shuffle sends channel c to G c mod (C - 1)
+            (channel C - 1 stays), T is the smallest T >= 1 with G^T = 1 modulo C - 1.
 
     The check runs 32 pairs (C, G), among them C = 256 with G = 2, and finds each period by
     shuffling labelled channels with the package's ``channel_shuffle``. Each call gets 3 seconds
-    (a loop that waits for G^t = 1 modulo C never ends, since G divides C), where the platform
+    (a loop that waits for G^T = 1 modulo C never ends, since G divides C), where the platform
     allows an alarm. Prints one line when every period is right.
 
     Raises:
@@ -342,15 +342,15 @@ def check_shuffle_period(shuffle_period: Callable[[int, int], int]) -> None:
                 got = call_answer(shuffle_period, channels, groups, what=call)
         except _TookTooLong:
             raise AssertionError(
-                f"{call} did not return within {_PERIOD_TIME_LIMIT_S:g} s: a loop that waits for G^t = 1 modulo C "
-                f"never ends, because G divides C; the shuffle moves channel k to G k mod (C - 1)."
+                f"{call} did not return within {_PERIOD_TIME_LIMIT_S:g} s: a loop that waits for G^T = 1 modulo C "
+                f"never ends, because G divides C; the shuffle moves channel c to G c mod (C - 1)."
             ) from None
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
         if got is None:
             raise AssertionError(
                 f"{call} returned None: return the number of shuffles; if a search gave up, check its modulus "
-                f"(G^t modulo C never equals 1, because G divides C: work modulo C - 1)."
+                f"(G^T modulo C never equals 1, because G divides C: work modulo C - 1)."
             )
         if isinstance(got, bool) or not isinstance(got, numbers.Real):
             raise AssertionError(

@@ -42,7 +42,7 @@ def reference_subspace_softmax(u: Tensor) -> Tensor:
 
 
 def reference_ulsam_output(x: Tensor, maps: Tensor) -> Tensor:
-    """Eq. ulsam-out: y = m_g * x_g + x_g, map g shared by the C/G consecutive channels of subspace g."""
+    """Eq. ulsam-out: y = a_g * x_g + x_g, map g shared by the C/G consecutive channels of subspace g."""
     n, c, h, w = x.shape
     g = maps.shape[1]
     x_sub = x.reshape(n, g, c // g, h, w)
@@ -55,7 +55,7 @@ def check_subspace_softmax(fn: Callable[[Tensor], Tensor]) -> None:
 
     Args:
         fn: takes scores ``u`` of shape (N, G, H, W) (one score map per subspace) and returns
-            the maps m of the same shape, each of which sums to 1 over its H*W positions
+            the maps a of the same shape, each of which sums to 1 over its H*W positions
             (eq. ulsam-softmax).
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
@@ -105,8 +105,8 @@ def check_ulsam_output(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
 
     Args:
         fn: takes x of shape (N, C, H, W) and maps of shape (N, G, H, W) and returns
-            y = m_g * x_g + x_g for every subspace g, where subspace g holds the C/G consecutive
-            channels g*C/G ... (g+1)*C/G - 1 and all of them are scaled by the same map m_g.
+            y = a_g * x_g + x_g for every subspace g, where subspace g holds the C/G consecutive
+            channels g*C/G ... (g+1)*C/G - 1 and all of them are scaled by the same map a_g.
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
     is not, naming the mistake: the forgotten residual (+ x), x + map instead of map * x + x,
@@ -154,8 +154,8 @@ def check_ulsam_output(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         ratio = (got.reshape(n, g, sub, h, w) / x_sub) - 1  # the map each channel was scaled by
         if not torch.allclose(ratio, ratio[:, :, :1].expand_as(ratio), rtol=1e-4, atol=1e-6):
             raise AssertionError(
-                "Channels of the same subspace are scaled differently: the subspace's one map m_g must "
-                "be shared by all its C/G channels (out = m_g * x_c + x_c for every channel c in it)."
+                "Channels of the same subspace are scaled differently: the subspace's one map a_g must "
+                "be shared by all its C/G channels (out = a_g * x_c + x_c for every channel c in it)."
             )
         raise AssertionError(
             f"For x of shape {(n, c, h, w)} and G={g} your output differs from map * x + x (max "
@@ -173,9 +173,10 @@ _FOLD_CASES: tuple[tuple[int, int, float], ...] = ((12, 4, 1e-5), (8, 2, 0.1), (
 
 
 def reference_fold_depthwise(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
-    """(s, b), each (C,), with BN(w_dw x + b_dw) = s x + b per channel for an eval-mode BatchNorm.
+    """(scale, shift) = (w~, b~), each (C,), with BN(w_dw x + b_dw) = w~ x + b~ per channel for an
+    eval-mode BatchNorm (chapter 05).
 
-    s = w_dw gamma / sqrt(var + eps) and b = (b_dw - mean) gamma / sqrt(var + eps) + beta.
+    w~ = w_dw lambda / sqrt(var + eps) and b~ = (b_dw - mean) lambda / sqrt(var + eps) + beta.
     """
     assert conv.bias is not None and bn.running_mean is not None and bn.running_var is not None
     bn_scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
@@ -210,8 +211,8 @@ def check_fold_depthwise(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], tuple[Tensor,
         fn: takes a depthwise 1x1 convolution ``conv`` (ULSAM's ``conv_dws``: weight (C, 1, 1, 1),
             bias (C,)) and the BatchNorm after it (``bn_dws``), both in eval mode, and returns
             ``(scale, shift)``, each of shape (C,), with BN(w_dw x + b_dw) = scale x + shift for
-            every channel: scale = w_dw gamma / sqrt(var + eps) and
-            shift = (b_dw - mean) gamma / sqrt(var + eps) + beta.
+            every channel: scale = w_dw lambda / sqrt(var + eps) and
+            shift = (b_dw - mean) lambda / sqrt(var + eps) + beta.
 
     Prints one line when ``fn`` is right. Raises ``AssertionError`` with one sentence when it
     is not, naming the mistake: a scale without the depthwise weight, a forgotten eps, a
@@ -241,29 +242,29 @@ def check_fold_depthwise(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], tuple[Tensor,
             got.append(value.to(torch.float32))
         scale, shift = got
         w, b_dw = conv.weight.detach().flatten(), conv.bias.detach()
-        gamma, beta = bn.weight.detach(), bn.bias.detach()
+        lam, beta = bn.weight.detach(), bn.bias.detach()
         mean, var = bn.running_mean, bn.running_var
         expected_scale, expected_shift = reference_fold_depthwise(conv, bn)
         expected_scale, expected_shift = expected_scale.detach(), expected_shift.detach()
-        bn_scale = gamma / torch.sqrt(var + eps)
+        bn_scale = lam / torch.sqrt(var + eps)
         if not _close_default(scale, expected_scale):
             if _close_default(scale, bn_scale):
                 raise AssertionError(
-                    "Your scale is BatchNorm's gamma / sqrt(var + eps) alone: the depthwise weight w_dw "
+                    "Your scale is BatchNorm's lambda / sqrt(var + eps) alone: the depthwise weight w_dw "
                     "multiplies x before BatchNorm, so it is part of the scale too."
                 )
-            if _close_default(scale, w * gamma / torch.sqrt(var)):
+            if _close_default(scale, w * lam / torch.sqrt(var)):
                 raise AssertionError(
                     f"Your scale divides by sqrt(var) without eps: BatchNorm divides by sqrt(var + eps), "
                     f"and this BatchNorm has eps = {eps:g} (read it from bn.eps)."
                 )
-            if _close_default(scale, w * gamma / (var + eps)) or _close_default(scale, w * gamma / var):
+            if _close_default(scale, w * lam / (var + eps)) or _close_default(scale, w * lam / var):
                 raise AssertionError(
                     "Your scale divides by the variance: BatchNorm divides by the standard deviation, "
                     "sqrt(var + eps)."
                 )
             raise AssertionError(
-                f"For C={c} your scale differs from w_dw * gamma / sqrt(var + eps) (max difference "
+                f"For C={c} your scale differs from w_dw * lambda / sqrt(var + eps) (max difference "
                 f"{float((scale - expected_scale).abs().max()):.3g})."
             )
         if _close_default(shift, expected_shift):
@@ -271,25 +272,25 @@ def check_fold_depthwise(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], tuple[Tensor,
         if _close_default(shift, beta - mean * bn_scale):
             raise AssertionError(
                 "Your shift leaves out the convolution's bias b_dw: BatchNorm sees w_dw x + b_dw, so "
-                "shift = (b_dw - mean) * gamma / sqrt(var + eps) + beta."
+                "shift = (b_dw - mean) * lambda / sqrt(var + eps) + beta."
             )
         if _close_default(shift, b_dw + beta - mean * bn_scale):
             raise AssertionError(
                 "Your shift adds b_dw unscaled: b_dw goes through BatchNorm with x, so it is multiplied "
-                "by gamma / sqrt(var + eps) too."
+                "by lambda / sqrt(var + eps) too."
             )
         if _close_default(shift, (b_dw + mean) * bn_scale + beta):
             raise AssertionError(
                 "Your shift adds the running mean: BatchNorm subtracts it, "
-                "shift = (b_dw - mean) * gamma / sqrt(var + eps) + beta."
+                "shift = (b_dw - mean) * lambda / sqrt(var + eps) + beta."
             )
-        if _close_default(shift, (b_dw - mean) * gamma / torch.sqrt(var) + beta):
+        if _close_default(shift, (b_dw - mean) * lam / torch.sqrt(var) + beta):
             raise AssertionError(
                 f"Your shift divides by sqrt(var) without eps: BatchNorm divides by sqrt(var + eps), "
                 f"and this BatchNorm has eps = {eps:g} (read it from bn.eps)."
             )
         raise AssertionError(
-            f"For C={c} your scale is right but your shift differs from (b_dw - mean) * gamma / "
+            f"For C={c} your scale is right but your shift differs from (b_dw - mean) * lambda / "
             f"sqrt(var + eps) + beta (max difference {float((shift - expected_shift).abs().max()):.3g})."
         )
     print(
