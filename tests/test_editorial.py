@@ -67,6 +67,18 @@ def test_every_figure_has_a_numbered_caption(chapter: Path) -> None:
         )
 
 
+@pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_figure_cell_shows_only_its_figure(chapter: Path) -> None:
+    """myst-nb wraps every display output of a figure cell in the named figure: a stray repr
+    (a Legend returned by the last line) would make a second target with the same name."""
+    for index, cell in enumerate(cells(chapter)):
+        if "figure" in cell["metadata"].get("mystnb", {}):
+            kinds = [out["output_type"] for out in cell.get("outputs", [])]
+            assert kinds.count("display_data") == 1 and "execute_result" not in kinds, (
+                f"{chapter.name} cell {index}: a figure cell should display one figure, got {kinds}"
+            )
+
+
 def test_figure_names_are_unique_across_the_book() -> None:
     names = [
         cell["metadata"]["mystnb"]["figure"]["name"]
