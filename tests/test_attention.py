@@ -143,7 +143,7 @@ def test_eca_conv1d_equals_banded_matrix() -> None:
 
 def test_sa_groupnorm_is_per_channel_spatial_standardisation() -> None:
     module = make_attention("sa", 256, groups=8)
-    x1 = torch.randn(5, module.half, 7, 6)
+    x1 = torch.randn(5, module.half_channels, 7, 6)
     mean = x1.mean(dim=(2, 3), keepdim=True)
     var = x1.var(dim=(2, 3), keepdim=True, unbiased=False)
     torch.testing.assert_close(module.gn(x1), (x1 - mean) / torch.sqrt(var + module.gn.eps))

@@ -27,9 +27,10 @@ def test_integer_dtype(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ATTENTION_NAMES)
-@pytest.mark.parametrize("shape", [(2, 128, 0, 4), (2, 128, 4, 0), (0, 128, 4, 4)])
-def test_empty_input(name: str, shape: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError, match="x must be non-empty"):
+@pytest.mark.parametrize("shape", [(2, 128, 0, 4), (2, 128, 4, 0)])
+def test_empty_map(name: str, shape: tuple[int, ...]) -> None:
+    """An empty batch passes (tests/test_module_contract.py); an empty map has nothing to pool."""
+    with pytest.raises(ValueError, match=r"x must have a non-empty map \(H, W > 0\)"):
         make_attention(name, 128).eval()(torch.randn(shape))
 
 

@@ -31,7 +31,11 @@ def check_reduction(channels: int, reduction: int) -> int:
 
 
 def check_input(x: Tensor, channels: int) -> None:
-    """Check that ``x`` is a non-empty floating-point (N, C, H, W) tensor with C == ``channels``."""
+    """Check that ``x`` is a floating-point (N, C, H, W) tensor with C == ``channels`` and H, W > 0.
+
+    An empty batch (N = 0) is accepted, as PyTorch's own layers accept it (a detection head with
+    no boxes, an uneven last batch); an empty map (H = 0 or W = 0) has nothing to pool.
+    """
     if x.dim() != 4:
         raise ValueError(f"x must be a 4-D tensor (N, C, H, W); got {x.dim()}-D shape {list(x.shape)}")
     if not x.is_floating_point():
@@ -41,8 +45,8 @@ def check_input(x: Tensor, channels: int) -> None:
             f"x has {x.shape[1]} channels (shape {list(x.shape)}) "
             f"but the module was built for channels={channels}"
         )
-    if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
-        raise ValueError(f"x must be non-empty (N, H, W > 0); got shape {list(x.shape)}")
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"x must have a non-empty map (H, W > 0); got shape {list(x.shape)}")
 
 
 def check_batchnorm_values(training: bool, values_per_channel: int, where: str, shape: list[int]) -> None:
@@ -51,7 +55,7 @@ def check_batchnorm_values(training: bool, values_per_channel: int, where: str, 
     PyTorch would fail later with "Expected more than 1 value per channel when training";
     this message says which BatchNorm, why, and what to do instead.
     """
-    if training and values_per_channel <= 1:
+    if training and values_per_channel == 1:  # 0 values (an empty batch) passes, as in PyTorch
         raise ValueError(
             f"{where} in training mode needs more than one value per channel, but x of shape "
             f"{shape} gives {values_per_channel}; use a larger batch or spatial size, or call .eval()"

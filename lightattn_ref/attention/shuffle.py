@@ -77,7 +77,7 @@ class ShuffleAttention(nn.Module):
         super().__init__()
         self.channels = check_positive_int("channels", channels)
         self.groups = groups
-        self.half = m = _check_groups(channels, groups)
+        self.half_channels = m = _check_groups(channels, groups)
         self.cweight = nn.Parameter(torch.zeros(1, m, 1, 1))
         self.cbias = nn.Parameter(torch.ones(1, m, 1, 1))
         self.sweight = nn.Parameter(torch.zeros(1, m, 1, 1))
@@ -95,15 +95,17 @@ class ShuffleAttention(nn.Module):
         the two affines fold into GroupNorm's own, which saves a pass over the spatial half.
         """
         w_s, b_s = self.sweight.view(-1), self.sbias.view(-1)
-        return F.group_norm(x1, self.half, w_s * self.gn.weight, w_s * self.gn.bias + b_s, self.gn.eps)
+        return F.group_norm(x1, self.half_channels, w_s * self.gn.weight, w_s * self.gn.bias + b_s, self.gn.eps)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.channels)
         if self.groups % 2 == 1:
-            return self._concat_shuffle(x)  # odd G has no shuffled 7-D view
-        if torch.is_grad_enabled():
-            return self._stack_shuffled(x)
-        return self._gate_into_shuffled(x)
+            y = self._concat_shuffle(x)  # odd G has no shuffled 7-D view
+        elif torch.is_grad_enabled():
+            y = self._stack_shuffled(x)
+        else:
+            y = self._gate_into_shuffled(x)
+        return _like_input(y, x)
 
     def _gated_halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x0 ⊙ channel gate and x1 ⊙ spatial gate (eqs. sa-channel, sa-spatial), each (N*G, m, H, W)."""
@@ -124,7 +126,7 @@ class ShuffleAttention(nn.Module):
         copy forward and none backward, where cat and shuffle make two copies in each direction.
         """
         n, c, h, w = x.shape
-        g2, m = self.groups // 2, self.half
+        g2, m = self.groups // 2, self.half_channels
         channel, spatial = self._gated_halves(x)
         channel = channel.view(n, 2, g2, m, h, w).permute(0, 2, 3, 1, 4, 5)
         spatial = spatial.view(n, 2, g2, m, h, w).permute(0, 2, 3, 1, 4, 5)
@@ -140,7 +142,7 @@ class ShuffleAttention(nn.Module):
         than a sigmoid in place on the logits followed by a product into the output.
         """
         n, c, h, w = x.shape
-        g2, m = self.groups // 2, self.half
+        g2, m = self.groups // 2, self.half_channels
         x0, x1 = _group_halves(x, self.groups)
         gate_channel = self._channel_gate(x0).view(n, 2, g2, m, 1, 1)
         logits = self._spatial_logits(x1).view(n, 2, g2, m, h, w)
@@ -165,6 +167,14 @@ class ShuffleAttention(nn.Module):
         return {"channel": channel, "spatial": spatial}
 
 
+def _like_input(y: Tensor, x: Tensor) -> Tensor:
+    """y in x's memory format: the shuffle writes NCHW order, and a channels_last network must
+    get channels_last back, as from PyTorch's own layers (one copy, for such inputs only)."""
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return y.contiguous(memory_format=torch.channels_last)
+    return y
+
+
 class ShuffleAttentionConv(nn.Module):
     """The seed blog's SA variant: full 1x1 convolutions Conv2d(m, m, 1) instead of the affines.
 
@@ -177,7 +187,7 @@ class ShuffleAttentionConv(nn.Module):
         super().__init__()
         self.channels = check_positive_int("channels", channels)
         self.groups = groups
-        self.half = m = _check_groups(channels, groups)
+        self.half_channels = m = _check_groups(channels, groups)
         self.channel_conv = nn.Conv2d(m, m, 1)
         self.spatial_conv = nn.Conv2d(m, m, 1)
         self.gn = nn.GroupNorm(m, m)
@@ -193,7 +203,7 @@ class ShuffleAttentionConv(nn.Module):
         x0, x1 = _group_halves(x, self.groups)
         channel, spatial = self._gates(x0, x1)
         out = torch.cat([x0 * channel, x1 * spatial], dim=1).reshape(n, c, h, w)
-        return channel_shuffle(out, 2)  # eq. sa-shuffle
+        return _like_input(channel_shuffle(out, 2), x)  # eq. sa-shuffle
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """Same layout as ``ShuffleAttention.attention_maps``."""

@@ -98,7 +98,7 @@ def pooled_pointwise(
     bias = _bias_with_shift(weight, shift, bias)  # idea 1
     plane_scale, plane_floor = scale.repeat(n).view(-1, 1, 1), floor.repeat(n).view(-1, 1, 1)
     subspace_weight = weight.view(g, 1, width).repeat(n, 1, 1)
-    per_chunk = min(n * g, max(1, chunk_bytes // (width * hp * wp * x.element_size())))
+    per_chunk = max(1, min(n * g, chunk_bytes // (width * hp * wp * x.element_size())))  # 1 if N = 0
     framed = x.new_full((per_chunk * width, hp, wp), float("-inf"))  # idea 2
     inside, framed_flat = framed[:, 1:-1, 1:-1], framed.view(-1)
     rows, pooled = torch.zeros_like(framed_flat), torch.zeros_like(framed_flat)
@@ -163,6 +163,7 @@ def c_kernel_applies(x: Tensor) -> bool:
     """
     return (
         C_KERNEL is not None
+        and x.numel() > 0  # an empty batch: PyTorch's operations return it as it is
         and type(x) is Tensor
         and x.dtype == torch.float32
         and x.device.type == "cpu"
