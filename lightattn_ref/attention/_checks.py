@@ -7,6 +7,7 @@ are TorchScript-compatible because they run at the top of every ``forward``.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -61,3 +62,14 @@ def check_batchnorm_values(training: bool, values_per_channel: int, where: str, 
             f"{shape} gives {values_per_channel}; use a larger batch or spatial size, or call .eval()"
         )
 
+
+
+def eager_inference(training: bool) -> bool:
+    """Whether a module may take its eager inference fast path: eval mode, no autograd, and
+    no compiler watching. The fast paths write into views with ``out=``, which torch.compile
+    cannot trace; compiled code takes the textbook form and lets the compiler fuse it."""
+    if training or torch.is_grad_enabled():
+        return False
+    if torch.jit.is_scripting():
+        return True
+    return not torch.compiler.is_compiling()

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_input, check_positive_int
+from ._checks import check_input, check_positive_int, eager_inference
 from .pool import mean_over
 
 
@@ -101,10 +101,10 @@ class ShuffleAttention(nn.Module):
         check_input(x, self.channels)
         if self.groups % 2 == 1:
             y = self._concat_shuffle(x)  # odd G has no shuffled 7-D view
-        elif torch.is_grad_enabled():
-            y = self._stack_shuffled(x)
-        else:
+        elif eager_inference(self.training):
             y = self._gate_into_shuffled(x)
+        else:
+            y = self._stack_shuffled(x)
         return _like_input(y, x)
 
     def _gated_halves(self, x: Tensor) -> tuple[Tensor, Tensor]:

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from ._batchnorm import eval_batchnorm_affine
-from ._checks import check_batchnorm_values, check_input, check_positive_int
+from ._checks import check_batchnorm_values, check_input, check_positive_int, eager_inference
 
 C_KERNEL: Optional[ModuleType]
 try:  # built by pip from _ulsam_kernel.c where a C compiler is at hand (setup.py)
@@ -219,10 +219,11 @@ class ULSAM(nn.Module):
         check_input(x, self.channels)
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
-        if self.training or torch.is_grad_enabled():
+        if not eager_inference(self.training):
             z = F.relu(self.bn_dws(self._depthwise_conv(x)))  # eq. ulsam-dw
-            # autograd gets PyTorch's pool; training-mode inference the in-place maxima
-            z = F.max_pool2d(z, 3, stride=1, padding=1) if torch.is_grad_enabled() else max_pool_3x3_(z)
+            # autograd and compilers get PyTorch's pool; eager inference in training mode the in-place maxima
+            in_place = eager_inference(training=False)
+            z = max_pool_3x3_(z) if in_place else F.max_pool2d(z, 3, stride=1, padding=1)
             u = self.conv_point(z)
         else:
             scale, shift = self._folded_depthwise()
