@@ -63,7 +63,6 @@ def check_batchnorm_values(training: bool, values_per_channel: int, where: str, 
         )
 
 
-
 def eager_inference(training: bool) -> bool:
     """Whether a module may take its eager inference fast path: eval mode, no autograd, and
     no compiler watching. The fast paths write into views with ``out=``, which torch.compile
