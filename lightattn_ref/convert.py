@@ -9,7 +9,8 @@ the tensor shapes, and ``load_official`` does both. Key layouts (FACTS.md):
   builds the module without biases.
 - eca: ``conv.weight`` (1, 1, k), same key; the module must be built with that k.
 - cbam: ``ChannelGate.mlp.{1,3}.*``, ``SpatialGate.spatial.conv.weight``, ``SpatialGate.spatial.bn.*``.
-- cbam_channel: the official ChannelGate on its own, ``mlp.{1,3}.*``.
+- cbam_channel: the official ChannelGate on its own, ``mlp.{1,3}.*``, or the official
+  ``CBAM(..., no_spatial=True)``, ``ChannelGate.mlp.{1,3}.*``.
 - sa: ``cweight``, ``cbias``, ``sweight``, ``sbias``, ``gn.*``, same keys.
 - ulsam: ``subspaces.{i}.{conv_dws,bn_dws,conv_point,bn_point}.*``, concatenated over i.
 - coord: ``conv1``, ``bn1``, ``conv_h``, ``conv_w`` (``conv2``/``conv3`` in the MobileNetV2 file).
@@ -35,6 +36,8 @@ _CBAM_KEYS = {  # official prefix -> ours
     "SpatialGate.spatial.bn.": "spatial_gate.bn.",
 }
 _CBAM_CHANNEL_KEYS = {"mlp.1.": "fc1.", "mlp.3.": "fc2."}
+# the official CBAM(..., no_spatial=True) saves its channel gate under this prefix
+_CBAM_NO_SPATIAL_PREFIX = "ChannelGate."
 _COORD_KEYS = {"conv2.": "conv_h.", "conv3.": "conv_w."}  # the MobileNetV2 checkpoint's names
 _ULSAM_KEY = re.compile(r"subspaces\.(\d+)\.(.+)")
 
@@ -95,6 +98,8 @@ def from_official(name: str, state_dict: Mapping[str, Tensor]) -> StateDict:
     if name == "cbam":
         return _rename(sd, _CBAM_KEYS)
     if name == "cbam_channel":
+        if sd and all(key.startswith(_CBAM_NO_SPATIAL_PREFIX) for key in sd):
+            sd = {key[len(_CBAM_NO_SPATIAL_PREFIX):]: value for key, value in sd.items()}
         return _rename(sd, _CBAM_CHANNEL_KEYS)
     if name == "ulsam":
         return _ulsam_from_official(sd)

@@ -137,3 +137,15 @@ def test_bad_official_state_dicts() -> None:
         from_official("ulsam", {"conv_dws.weight": torch.zeros(4, 1, 1, 1)})
     with pytest.raises(ValueError, match="name='bam'"):
         from_official("bam", {})
+
+
+def test_cbam_channel_loads_the_official_cbam_without_spatial_gate() -> None:
+    """The official CBAM(..., no_spatial=True) keeps its gate under ``ChannelGate.``: it loads too."""
+    bare = documented_state_dict("cbam_channel")
+    prefixed = {"ChannelGate." + key: value for key, value in bare.items()}
+    ours = load_official("cbam_channel", prefixed, 256)
+    reference = load_official("cbam_channel", bare, 256)
+    x = torch.randn(2, 256, 5, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="Unexpected key"):  # a half-prefixed dict is not guessed at
+        load_official("cbam_channel", {**bare, "ChannelGate.mlp.1.weight": bare["mlp.1.weight"]}, 256)
