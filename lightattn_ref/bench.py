@@ -182,9 +182,11 @@ def run(
             for mode in modes:
                 each_round = []
                 for _ in range(rounds):
-                    floor = floor_latency(shape, threads=threads, min_run_time=min_run_time)
+                    floor = floor_latency(shape, threads=threads, min_run_time=min_run_time, trim=True)
                     timed = [
-                        measure_latency(module, shape, mode, threads=threads, min_run_time=min_run_time)
+                        measure_latency(
+                            module, shape, mode, threads=threads, min_run_time=min_run_time, trim=True
+                        )
                         for module in (official, ours)
                     ]
                     row = BenchRow(name, tuple(shape), mode, timed[1], timed[0], floor)

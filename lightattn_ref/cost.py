@@ -296,14 +296,17 @@ class LatencyResult:
 
 
 def _time_call(
-    fn: Callable[[], object], threads: int, min_run_time: float, mode: str, shape: Shape
+    fn: Callable[[], object], threads: int, min_run_time: float, mode: str, shape: Shape, trim: bool = False
 ) -> LatencyResult:
     """Time ``fn()`` with ``Timer.blocked_autorange`` at ``threads`` threads.
 
     blocked_autorange first runs ``fn`` untimed to choose the block size (calls per timed block,
     so that timer overhead is < 0.01 %); that run is also the warm-up (first-call allocations).
+    ``trim``: trim the heap first (``trim_heap``), so every measurement starts from the same
+    allocator state; only when the caller asks, since it acts on the whole process's heap.
     """
-    trim_heap()  # every measurement starts from the same allocator state
+    if trim:
+        trim_heap()
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
     m = timer.blocked_autorange(min_run_time=min_run_time)
     return LatencyResult(
@@ -427,6 +430,7 @@ def floor_latency(
     *,
     threads: int | None = None,
     min_run_time: float = 0.2,
+    trim: bool = False,
 ) -> LatencyResult:
     """Measured time of one read + one write of x: ``out.copy_(x)`` into a preallocated tensor.
 
@@ -439,6 +443,7 @@ def floor_latency(
         threads: torch intra-op threads while timing (None: ``torch.get_num_threads()`` now);
             stored in the result.
         min_run_time: seconds of timed calls to collect, at least one block.
+        trim: call ``trim_heap()`` before timing (glibc only; off unless asked).
     """
     dims = _check_shape(shape)
     threads = _check_threads(threads)
@@ -446,7 +451,7 @@ def floor_latency(
     x = _random_input(dims, dtype)
     out = torch.empty_like(x)
     out.copy_(x)  # touch every page once, so the timed copies pay no page faults
-    return _time_call(lambda: out.copy_(x), threads, min_run_time, "copy", dims)
+    return _time_call(lambda: out.copy_(x), threads, min_run_time, "copy", dims, trim)
 
 
 def measure_latency(
@@ -457,6 +462,7 @@ def measure_latency(
     threads: int | None = None,
     min_run_time: float = 0.2,
     dtype: torch.dtype = torch.float32,
+    trim: bool = False,
 ) -> LatencyResult:
     """Measured time of one call of ``module`` on a standard-normal x of ``shape``.
 
@@ -473,6 +479,8 @@ def measure_latency(
         min_run_time: seconds of timed calls to collect (``Timer.blocked_autorange``), at least
             one block.
         dtype: element type of x (the module is not converted).
+        trim: call ``trim_heap()`` before timing, so the measurement does not depend on what
+            ran before (glibc only; off unless asked, since it acts on the whole process's heap).
 
     Returns:
         A ``LatencyResult`` in seconds, with the median, IQR, number of runs, threads and mode.
@@ -503,7 +511,7 @@ def measure_latency(
         def call() -> object:
             return torch.autograd.grad(model(x), inputs, grad_out)
 
-    return _time_call(call, threads, min_run_time, mode, dims)
+    return _time_call(call, threads, min_run_time, mode, dims, trim)
 
 
 # --------------------------------------------------------------------------------------------

@@ -471,3 +471,17 @@ def test_use_huge_pages_is_false_where_the_kernel_reports_nothing(monkeypatch: p
     monkeypatch.setattr(builtins, "open", no_proc_or_sys)
     monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
     assert _transparent_huge_pages_mode() == "" and use_huge_pages() is False
+
+
+def test_latency_trims_the_heap_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing leaves the process's heap alone unless the caller passes trim=True (the benchmark does)."""
+    import lightattn_ref.cost as cost
+
+    calls: list[int] = []
+    monkeypatch.setattr(cost, "trim_heap", lambda: calls.append(1) or True)
+    cost.measure_latency(nn.Identity(), (1, 4, 2, 2), min_run_time=1e-3)
+    cost.floor_latency((1, 4, 2, 2), min_run_time=1e-3)
+    assert calls == []
+    cost.measure_latency(nn.Identity(), (1, 4, 2, 2), min_run_time=1e-3, trim=True)
+    cost.floor_latency((1, 4, 2, 2), min_run_time=1e-3, trim=True)
+    assert calls == [1, 1]
