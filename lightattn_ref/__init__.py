@@ -2,6 +2,7 @@
 
 SE, ECA, CBAM, Shuffle Attention, ULSAM and Coordinate Attention with the official
 semantics, converters for the official weights, backbones and an honest cost toolkit.
+What the package knows about each module is one entry of ``lightattn_ref.specs.SPECS``.
 """
 
 from .attention import eca_kernel_size

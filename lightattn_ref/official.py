@@ -1,7 +1,7 @@
 """Literal transcriptions of the official implementations, for comparison only.
 
 Each class repeats the official code's sequence of operations and its state-dict layout
-(FACTS: hujie-frank/SENet via the bias-free PyTorch port, BangguWu/ECANet,
+(hujie-frank/SENet via its bias-free PyTorch port moskomule/senet.pytorch, BangguWu/ECANet,
 Jongchan/attention-module, wofmanaf/SA-Net, Nandan91/ULSAM, houqb/CoordAttention), written
 so it runs on a CPU. Tests use them to check ``from_official`` and our faster forward
 passes; the benchmark times them; chapters show them next to the package's modules.
@@ -216,18 +216,9 @@ class CoordAtt(nn.Module):
 
 def make_official(name: str, channels: int, **options: int) -> nn.Module:
     """The transcription for registry name ``name`` (``options``: reduction, kernel_size, groups)."""
-    if name == "se":
-        return SELayer(channels, options.get("reduction", 16))
-    if name == "eca":
-        return ECALayer(channels, options.get("kernel_size", 3))
-    if name == "cbam":
-        return CBAM(channels, options.get("reduction", 16))
-    if name == "cbam_channel":
-        return ChannelGate(channels, options.get("reduction", 16))
-    if name == "sa":
-        return SALayer(channels, options.get("groups", 64))
-    if name == "ulsam":
-        return ULSAMLayer(channels, options.get("groups", 4))
-    if name == "coord":
-        return CoordAtt(channels, channels, options.get("reduction", 32))
-    raise ValueError(f"name={name!r} has no official transcription")
+    from .specs import spec  # the table imports this module's classes
+
+    build = spec(name).official
+    if build is None:
+        raise ValueError(f"name={name!r} has no official transcription")
+    return build(channels, **options)

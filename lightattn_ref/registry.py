@@ -6,19 +6,9 @@ from typing import Any
 
 from torch import nn
 
-from .attention import (
-    CBAM,
-    ChannelGate,
-    CoordinateAttention,
-    EfficientChannelAttention,
-    ShuffleAttention,
-    ShuffleAttentionConv,
-    SqueezeExcitation,
-    ULSAM,
-)
+from .specs import ATTENTION_NAMES, SPECS, spec
 
-#: The names ``make_attention`` accepts, in the order the book introduces them.
-ATTENTION_NAMES: tuple[str, ...] = ("se", "eca", "cbam", "cbam_channel", "sa", "ulsam", "coord")
+__all__ = ["ATTENTION_NAMES", "SPECS", "make_attention"]
 
 
 def make_attention(name: str, channels: int, **options: Any) -> nn.Module:
@@ -26,26 +16,10 @@ def make_attention(name: str, channels: int, **options: Any) -> nn.Module:
 
     Defaults are the official configurations: SE r=16 with biases; ECA k = psi(C);
     CBAM r=16 with a 7x7 spatial gate and BatchNorm; SA groups=64 with per-channel affines
-    (``transform="conv"`` gives the seed blog's 1x1-conv variant); ULSAM groups=4;
-    Coordinate Attention reduction=32. ``options`` go to the module's constructor.
+    (``"sa_conv"`` is the seed blog's 1x1-conv variant); ULSAM groups=4; Coordinate Attention
+    reduction=32. ``options`` go to the module's constructor (e.g. ``fast``, ``device``, ``dtype``).
 
-    Every module maps (N, C, H, W) to (N, C, H, W) and has ``attention_maps(x)``.
+    Every module maps (N, C, H, W) to (N, C, H, W) and has ``attention_maps(x)``. The names are
+    the keys of ``lightattn_ref.specs.SPECS``: ``ATTENTION_NAMES`` and the variant ``"sa_conv"``.
     """
-    if name == "se":
-        return SqueezeExcitation(channels, **options)
-    if name == "eca":
-        return EfficientChannelAttention(channels, **options)
-    if name == "cbam":
-        return CBAM(channels, **options)
-    if name == "cbam_channel":
-        return ChannelGate(channels, **options)
-    if name == "sa":
-        transform = options.pop("transform", "affine")
-        if transform not in ("affine", "conv"):
-            raise ValueError(f"transform={transform!r} must be 'affine' (the paper) or 'conv' (the blog variant)")
-        return (ShuffleAttention if transform == "affine" else ShuffleAttentionConv)(channels, **options)
-    if name == "ulsam":
-        return ULSAM(channels, **options)
-    if name == "coord":
-        return CoordinateAttention(channels, **options)
-    raise ValueError(f"name={name!r} is not an attention module; choose one of {', '.join(ATTENTION_NAMES)}")
+    return spec(name).build(channels, **options)
