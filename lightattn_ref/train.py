@@ -113,19 +113,39 @@ def train(
         model: maps images (B, C, H, W) to logits (B, num_classes); trained on its own device.
         train_data, test_data: datasets of (image (C, H, W), label) pairs, e.g. ``TensorDataset``.
         epochs, batch_size, lr, weight_decay: the usual; the last batch may be smaller.
-        seed: seeds the shuffling (a DataLoader generator) and torch's global generator (for
-            dropout and the like). The model's initial weights are the caller's: build it after
-            ``torch.manual_seed`` for a fully reproducible run.
+        seed: seeds the shuffling (a DataLoader generator) and, inside a ``fork_rng`` block,
+            torch's global generator (for dropout and the like), whose state is restored on
+            return, so the caller's random stream is not changed. The model's initial weights
+            are the caller's: build it after ``torch.manual_seed`` for a fully reproducible run.
         optimizer: ``"sgd"`` (momentum 0.9) or ``"adam"``.
         progress: show a tqdm text bar over the batches;
             ``False`` prints nothing.
 
     The model is left in train mode.
     """
-    torch.manual_seed(seed)
+    device = _device(model)
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        return _train(model, train_data, test_data, device, epochs, batch_size, lr, seed, optimizer,
+                      weight_decay, progress)
+
+
+def _train(
+    model: nn.Module,
+    train_data: Dataset,
+    test_data: Dataset | None,
+    device: torch.device,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    optimizer: str,
+    weight_decay: float,
+    progress: bool,
+) -> History:
     loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
     opt = _optimizer(optimizer, model.parameters(), lr, weight_decay)
-    device = _device(model)
     history = History()
     with tqdm(total=epochs * len(loader), disable=not progress, desc="train", unit="batch") as bar:
         for epoch in range(epochs):

@@ -131,3 +131,13 @@ def test_reestimate_batchnorm_averages_over_the_data() -> None:
     torch.testing.assert_close(bn.running_mean, x.mean(dim=(0, 2, 3)), rtol=1e-5, atol=1e-5)
     # the average of per-batch unbiased variances: close to, not equal to, the pooled variance
     assert torch.allclose(bn.running_var, x.var(dim=(0, 2, 3)), rtol=0.05)
+
+
+def test_train_leaves_the_callers_random_stream_alone(data: tuple[TensorDataset, TensorDataset]) -> None:
+    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(64, 10))  # dropout draws numbers
+    small = TensorDataset(*data[0][:64])
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(model, small, epochs=1, progress=False, seed=5)
+    assert torch.equal(torch.rand(3), expected)

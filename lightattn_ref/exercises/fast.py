@@ -76,7 +76,9 @@ def _gate_mistakes(x0: Tensor, gate: Tensor, chunk: int) -> list[tuple[Tensor, s
 
 def _bad_gates(n: int, c: int, h: int, w: int) -> list[Tensor]:
     """Gates of wrong shapes: a vector per image, one channel too many, and a full-size map."""
-    return [torch.rand(n, c), torch.rand(n, c + 1, 1, 1), torch.rand(n, c, h, w)]
+    gen = torch.Generator().manual_seed(0)  # the reader's random stream stays untouched
+    return [torch.rand(n, c, generator=gen), torch.rand(n, c + 1, 1, 1, generator=gen),
+            torch.rand(n, c, h, w, generator=gen)]
 
 
 @reader_check
