@@ -1,6 +1,7 @@
 """Checks for the chapters' exercises: ``check_*(answer)`` runs randomised tests on a reader's
 answer, prints a confirmation when it is right, and raises ``AssertionError`` with a one-sentence
-explanation when it is wrong. One file per chapter; all checks are importable from here."""
+explanation when it is wrong. One module or package per chapter, one file per check; all checks are
+importable from here."""
 
 from .anatomy import *  # noqa: F403
 from .cbam import *  # noqa: F403
