@@ -2,6 +2,7 @@
 
 ``resnet18`` / ``resnet50`` put the module after the last BN of every residual branch;
 ``mobilenet_v2`` after the depthwise conv of the 16 expanded blocks (ECA: at the end of all 17).
+``load_official_model`` loads the authors' released ImageNet networks into them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from torch import nn
 
 from .mobilenetv2 import INVERTED_RESIDUAL_SETTING, InvertedResidual, MobileNetV2, mobilenet_v2
 from ._common import stage_options
+from .official_checkpoints import load_official_model
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet50
 
 
@@ -35,6 +37,7 @@ __all__ = [
     "MobileNetV2",
     "ResNet",
     "attention_modules",
+    "load_official_model",
     "mobilenet_v2",
     "resnet18",
     "resnet50",
