@@ -17,7 +17,7 @@ SHAPES = [(2, 128, 7, 7), (3, 256, 5, 9), (1, 128, 12, 4), (2, 512, 1, 3)]
 
 
 def expected_params(name: str, c: int, **opt: int) -> int:
-    """The parameter formulas of FACTS.md."""
+    """The parameter formulas of each module file's docstring (the papers' counts)."""
     r = opt.get("reduction", 16)
     if name in ("se", "cbam_channel"):
         return 2 * c * (c // r) + c // r + c
@@ -176,13 +176,11 @@ def test_channel_shuffle_permutation_and_inverse() -> None:
 
 
 def test_sa_conv_variant() -> None:
-    module = make_attention("sa", 256, transform="conv", groups=16)
+    module = make_attention("sa_conv", 256, groups=16)
     m = 256 // 32
     assert n_params(module) == 2 * (m * m + m) + 2 * m
     x = torch.randn(2, 256, 4, 4)
     assert module(x).shape == x.shape
-    with pytest.raises(ValueError, match="transform='full'"):
-        make_attention("sa", 256, transform="full")
 
 
 def test_ulsam_maps_sum_to_one_over_all_positions() -> None:
@@ -238,6 +236,15 @@ def test_cbam_spatial_gate_pools_max_then_mean() -> None:
 
 
 def test_cbam_initial_values_follow_official_init() -> None:
+    """MODELS/model_resnet.py zeroes the biases and the spatial BN weight; the spatial convolution
+    keeps PyTorch's default initialisation, as in the official module file MODELS/cbam.py."""
+    from lightattn_ref.attention import SpatialGate
+
+    torch.manual_seed(0)
+    gate = SpatialGate()
+    torch.manual_seed(0)
+    default = torch.nn.Conv2d(2, 1, 7, padding=3, bias=False)
+    assert torch.equal(gate.conv.weight, default.weight)
     module = make_attention("cbam", 64)
     assert torch.equal(module.spatial_gate.bn.weight, torch.zeros(1))
     assert not module.channel_gate.fc1.bias.any() and not module.channel_gate.fc2.bias.any()

@@ -1,7 +1,7 @@
 """torch.compile(fullgraph=True) runs every module, in eval and in training, and matches eager.
 
 The eager inference fast paths write into views with ``out=``, which the compiler cannot trace;
-under compilation each module takes its textbook form (see ``eager_inference``).
+under compilation each module takes its textbook form (see ``use_fast_path``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lightattn_ref import ATTENTION_NAMES, make_attention
-from lightattn_ref.attention._checks import eager_inference
+from lightattn_ref.attention._checks import use_fast_path
 
 CHANNELS = 64
 
@@ -35,9 +35,11 @@ def test_compiled_fullgraph_matches_eager(name: str, training: bool) -> None:
     torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_eager_inference_is_off_under_autograd_training_and_compilation() -> None:
+def test_fast_paths_are_off_under_autograd_training_and_compilation() -> None:
+    x = torch.ones(1)
     with torch.no_grad():
-        assert eager_inference(training=False)
-        assert not eager_inference(training=True)
-        assert torch.compile(lambda: eager_inference(False), fullgraph=True)() is False
-    assert not eager_inference(training=False)  # autograd is on
+        assert use_fast_path(True, False, x)
+        assert not use_fast_path(False, False, x)  # the module's switch
+        assert not use_fast_path(True, True, x)  # training mode, for paths that fold eval-mode BatchNorm
+        assert torch.compile(lambda t: use_fast_path(True, False, t), fullgraph=True)(x) is False
+    assert not use_fast_path(True, False, x)  # autograd is on

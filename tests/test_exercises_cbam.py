@@ -167,7 +167,7 @@ class StdGateBias(StdGateRight):
 class StdGateTwoMaps(nn.Module):
     def __init__(self, kernel_size: int) -> None:
         super().__init__()
-        self.gate = SpatialGate(kernel_size=kernel_size)
+        self.gate = SpatialGate(spatial_kernel_size=kernel_size)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.gate(x)
@@ -241,7 +241,7 @@ class StdGateInPlace(StdGateRight):
 def test_std_gate_reference_extends_cbams_spatial_gate(rng: torch.Generator) -> None:
     """With a zero filter on the std map, the check's reference is the package's SpatialGate (eval mode)."""
     for k in (7, 3):
-        package = SpatialGate(kernel_size=k)
+        package = SpatialGate(spatial_kernel_size=k)
         with torch.no_grad():
             package.conv.weight.copy_(torch.randn(package.conv.weight.shape, generator=rng))
             package.bn.weight.fill_(1.3)
@@ -257,7 +257,7 @@ def test_std_gate_reference_extends_cbams_spatial_gate(rng: torch.Generator) -> 
         with torch.no_grad():
             torch.testing.assert_close(_std_gate(_std_maps(x), conv, package.bn), package.gate(x))
     # the third map adds one k_sp x k_sp filter to CBAM's spatial gate
-    ours, cbams = StdGateRight(5).parameters(), SpatialGate(kernel_size=5).parameters()
+    ours, cbams = StdGateRight(5).parameters(), SpatialGate(spatial_kernel_size=5).parameters()
     assert sum(p.numel() for p in ours) - sum(p.numel() for p in cbams) == 5 * 5
 
 

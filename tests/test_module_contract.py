@@ -13,13 +13,13 @@ import torch
 from lightattn_ref import ATTENTION_NAMES, make_attention
 
 CHANNELS = 64
-VARIANTS = [(name, {}) for name in ATTENTION_NAMES] + [("sa", {"transform": "conv"})]
-IDS = [name + ("_conv" if options else "") for name, options in VARIANTS]
+VARIANTS = [(name, {}) for name in (*ATTENTION_NAMES, "sa_conv")]
+IDS = [name for name, _ in VARIANTS]
 
 
 def build(name: str, options: dict, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    groups = {"groups": 8} if name == "sa" else {}
+    groups = {"groups": 8} if name in ("sa", "sa_conv") else {}
     module = make_attention(name, CHANNELS, **groups, **options)
     with torch.no_grad():  # move every parameter off its initial value, so gates are not constant
         for p in module.parameters():

@@ -12,7 +12,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from conftest import randomize
-from lightattn_ref.attention import ulsam
+from lightattn_ref.attention import ulsam, ulsam_fast
 from lightattn_ref.attention.ulsam import ULSAM, c_kernel_applies, pooled_pointwise, pooled_pointwise_c
 
 
@@ -130,8 +130,8 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> _CountingKernel | None:
     """C_KERNEL replaced by a counter of its calls (None where it is not built)."""
     if not _built():
         return None
-    counter = _CountingKernel(ulsam.C_KERNEL)
-    monkeypatch.setattr(ulsam, "C_KERNEL", counter)
+    counter = _CountingKernel(ulsam_fast.C_KERNEL)
+    monkeypatch.setattr(ulsam_fast, "C_KERNEL", counter)  # where pooled_pointwise_c looks it up
     return counter
 
 

@@ -1,14 +1,19 @@
-"""Argument checks shared by the attention modules.
+"""Argument checks shared by the attention modules, and the one rule for their fast paths.
 
 Every check raises with a message that names the argument and the rule it breaks, so a
 user never has to decode a reshape error from deep inside ``forward``. The input checks
 are TorchScript-compatible because they run at the top of every ``forward``.
+
+``use_fast_path`` decides, the same way in every module, when a module's ``fast`` switch may
+replace its textbook form by an inference fast path (the ``*_fast.py`` files beside each module).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from .._compat import is_compiling
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -20,15 +25,27 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
-def check_reduction(channels: int, reduction: int) -> int:
-    """Check the reduction ratio r of a bottleneck C -> C // r and return it."""
+def check_reduction(channels: int, reduction: int, *, min_hidden: int = 0) -> int:
+    """Check the reduction ratio r of a bottleneck C -> max(min_hidden, C // r) and return it.
+
+    SE and CBAM's channel MLP have C // r hidden units, so r must not exceed C; Coordinate
+    Attention keeps at least ``min_hidden`` = 8 (mip = max(8, C // r)), so any positive r works.
+    """
     check_positive_int("reduction", reduction)
-    if reduction > channels:
+    if max(min_hidden, channels // reduction) == 0:
         raise ValueError(
             f"reduction={reduction} must not exceed channels={channels} "
             f"(the hidden layer would have channels // reduction = 0 units)"
         )
     return reduction
+
+
+def check_odd_kernel_size(name: str, kernel_size: int, why: str) -> int:
+    """Check that a convolution's kernel size is a positive odd int; ``why`` says what an even one breaks."""
+    check_positive_int(name, kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"{name}={kernel_size} must be odd: {why}")
+    return kernel_size
 
 
 def check_input(x: Tensor, channels: int) -> None:
@@ -63,12 +80,27 @@ def check_batchnorm_values(training: bool, values_per_channel: int, where: str, 
         )
 
 
-def eager_inference(training: bool) -> bool:
-    """Whether a module may take its eager inference fast path: eval mode, no autograd, and
-    no compiler watching. The fast paths write into views with ``out=``, which torch.compile
-    cannot trace; compiled code takes the textbook form and lets the compiler fuse it."""
-    if training or torch.is_grad_enabled():
-        return False
+def use_fast_path(module_fast: bool, training: bool, x: Tensor, cpu_only: bool = False) -> bool:
+    """Whether a module may take an eager inference fast path for ``x``; the one rule of every module.
+
+    True only when all of these hold:
+
+    - ``module_fast``: the module's ``fast`` switch is on (False always gives the textbook form);
+    - not ``training``: pass ``self.training`` for a path that folds eval-mode BatchNorm (running
+      statistics) into a weight, and False for a path that computes the same in either mode;
+    - autograd is off (``no_grad`` or ``inference_mode``): the fast paths write in place or into
+      views with ``out=``, which autograd refuses, and their backward would be slower anyway;
+    - no tracer or compiler is watching: ``torch.jit.trace``, ``torch.compile`` and ``torch.export``
+      record the textbook operations and fuse them themselves (``out=`` writes do not trace);
+    - ``cpu_only`` paths (tuned to a CPU's caches, or the ULSAM C kernel) see a CPU tensor.
+
+    Under TorchScript it is False: the scripted module runs the textbook form. TorchScript reads
+    ``torch.jit.is_scripting()`` as a constant and compiles no line after its ``return``.
+    """
     if torch.jit.is_scripting():
-        return True
-    return not torch.compiler.is_compiling()
+        return False
+    if not module_fast or training or torch.is_grad_enabled():
+        return False
+    if is_compiling() or torch.jit.is_tracing():  # is_compiling first: the compiler reads it as a constant
+        return False
+    return not cpu_only or x.device.type == "cpu"

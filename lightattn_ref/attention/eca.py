@@ -12,10 +12,14 @@ The paper chooses k from C (eq. eca-psi)::
 
     k = psi(C) = | log2(C) / gamma + b / gamma |_odd,   gamma = 2, b = 1
 
-which gives k = 3, 5, 5, 5, 5, 7 for C = 64, 128, ..., 2048. The official layer never
-computes psi: its default is k = 3 and the released ResNet-50 fixes k = 3, 5, 5, 7 per stage.
+which gives k = 3, 5, 5, 5, 5, 7 for C = 64, 128, ..., 2048. The official layer
+(BangguWu/ECANet ``models/eca_module.py``) never computes psi: its default is k = 3, and the
+released ResNet-50 weights are built with k = 3, 5, 5, 7 per stage.
 Here ``kernel_size=None`` (default) uses psi(C); pass ``kernel_size`` to reproduce the
 official fixed k. Parameters: k.
+
+This file is the textbook form. With ``fast=True`` (default) eager inference computes the same
+gate by the unfolding trick of ``eca_fast.py`` (see ``use_fast_path`` in ``_checks.py``).
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_input, check_positive_int
+from . import eca_fast
+from ._checks import check_input, check_odd_kernel_size, check_positive_int, use_fast_path
 from .pool import mean_over
 
 
@@ -44,13 +48,8 @@ def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
 
 def check_kernel_size(kernel_size: int) -> int:
     """An ECA kernel must be a positive odd int: an even k shifts the output to length C - 1."""
-    check_positive_int("kernel_size", kernel_size)
-    if kernel_size % 2 == 0:
-        raise ValueError(
-            f"kernel_size={kernel_size} must be odd: with padding (k - 1) // 2 an even kernel "
-            f"returns C - 1 values instead of C"
-        )
-    return kernel_size
+    why = "with padding (k - 1) // 2 an even kernel returns C - 1 values instead of C"
+    return check_odd_kernel_size("kernel_size", kernel_size, why)
 
 
 class EfficientChannelAttention(nn.Module):
@@ -60,36 +59,43 @@ class EfficientChannelAttention(nn.Module):
         channels: C, the number of input (and output) channels.
         kernel_size: k, odd; ``None`` (default) uses the paper's psi(C) (see ``eca_kernel_size``).
         gamma, b: the constants of psi (paper: 2 and 1); ignored when ``kernel_size`` is given.
+        fast: take the inference fast path of ``eca_fast.py`` where ``use_fast_path`` allows
+            (the same gate; False always runs the textbook form below). Settable later: ``m.fast``.
+        device, dtype: where and in which dtype to create the parameters, as for PyTorch's layers.
 
     Shape: x (N, C, H, W) -> (N, C, H, W).
     """
 
     def __init__(
-        self, channels: int, *, kernel_size: int | None = None, gamma: float = 2, b: float = 1
+        self,
+        channels: int,
+        *,
+        kernel_size: int | None = None,
+        gamma: float = 2,
+        b: float = 1,
+        fast: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.channels = check_positive_int("channels", channels)
         if kernel_size is None:
             kernel_size = eca_kernel_size(channels, gamma, b)
         self.kernel_size = check_kernel_size(kernel_size)
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.fast = fast
+        padding = (kernel_size - 1) // 2
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=padding, bias=False, device=device, dtype=dtype)
 
     def gate(self, x: Tensor) -> Tensor:
-        """Channel gate a = sigma(conv1d_k(GAP(x))) of shape (N, C, 1, 1)."""
+        """Channel gate a = sigma(conv1d_k(GAP(x))) of shape (N, C, 1, 1), eq. eca-gate."""
         check_input(x, self.channels)
-        if torch.is_grad_enabled():
-            # Conv1d has the faster backward; fed as in the official code, the (N, C, 1) means
-            # transposed to (N, 1, C), it runs ~20% faster in training than on a (N, 1, C) view
-            # of contiguous (N, C) means (measured at (8, 2048, 7, 7) on a CPU)
-            s = mean_over(x, [2, 3], keepdim=True).squeeze(-1).transpose(-1, -2)  # (N, 1, C)
-            return torch.sigmoid(self.conv(s)).transpose(-1, -2).unsqueeze(-1)
-        s = mean_over(x, [2, 3])  # (N, C)
-        # inference: conv1d_k over the C values as k-wide windows times the k taps, the same
-        # sums as self.conv(s[:, None, :]), about twice as fast for one short sequence each
-        p = (self.kernel_size - 1) // 2
-        windows = F.pad(s, (p, p)).unfold(1, self.kernel_size, 1)  # (N, C, k), zero-padded ends
-        a = torch.sigmoid(windows @ self.conv.weight.view(self.kernel_size, 1))  # (N, C, 1)
-        return a[..., None]
+        if use_fast_path(self.fast, False, x):
+            return eca_fast.channel_gate(x, self.conv.weight)
+        # fed as in the official code, the (N, C, 1) means transposed to (N, 1, C): Conv1d's
+        # backward then runs ~20% faster than on a (N, 1, C) view of contiguous (N, C) means
+        # (measured at (8, 2048, 7, 7) on a CPU)
+        s = mean_over(x, [2, 3], keepdim=True).squeeze(-1).transpose(-1, -2)  # GAP, (N, 1, C)
+        return torch.sigmoid(self.conv(s)).transpose(-1, -2).unsqueeze(-1)
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gate(x)
@@ -97,3 +103,6 @@ class EfficientChannelAttention(nn.Module):
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""
         return {"channel": self.gate(x)}
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, kernel_size={self.kernel_size}, fast={self.fast}"

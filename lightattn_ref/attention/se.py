@@ -6,9 +6,14 @@ For x in R^{N x C x H x W} the book writes (chapter 02, eq. se-gate)::
     a = sigma(W2 delta(W1 s + b1) + b2) excite:  W1 in R^{C/r x C}, W2 in R^{C x C/r}
     y = a ⊙ x                           scale:   broadcast over H and W
 
-Parameters: 2 C (C // r) + C // r + C (both biases, as in the official Caffe code, whose
-1x1 convolutions are these two fully connected layers). The popular PyTorch port drops the
-biases; ``bias=False`` reproduces it and ``from_official("se", ...)`` converts its weights.
+Parameters: 2 C (C // r) + C // r + C (both biases, as in the official Caffe code,
+hujie-frank/SENet, whose 1x1 convolutions are these two fully connected layers). The popular
+PyTorch port (moskomule/senet.pytorch ``senet/se_module.py``) drops the biases; ``bias=False``
+reproduces it and ``from_official("se", ...)`` converts its weights.
+
+SE has no separate fast path: its one speed trick, pooling with ``mean_over`` (the same numbers
+as ``x.mean``, a cheaper gradient), is valid in training too and is always on. ``fast`` is
+accepted, like every module's, and changes nothing here.
 """
 
 from __future__ import annotations
@@ -27,17 +32,29 @@ class SqueezeExcitation(nn.Module):
         channels: C, the number of input (and output) channels.
         reduction: r, the bottleneck ratio; the hidden layer has C // r units (default 16).
         bias: give both fully connected layers a bias (official: True).
+        fast: accepted for the common interface; SE's textbook form is its fast form.
+        device, dtype: where and in which dtype to create the parameters, as for PyTorch's layers.
 
     Shape: x (N, C, H, W) -> (N, C, H, W).
     """
 
-    def __init__(self, channels: int, *, reduction: int = 16, bias: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        *,
+        reduction: int = 16,
+        bias: bool = True,
+        fast: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.channels = check_positive_int("channels", channels)
         self.reduction = check_reduction(channels, reduction)
+        self.fast = fast
         hidden = channels // reduction
-        self.fc1 = nn.Linear(channels, hidden, bias=bias)
-        self.fc2 = nn.Linear(hidden, channels, bias=bias)
+        self.fc1 = nn.Linear(channels, hidden, bias=bias, device=device, dtype=dtype)
+        self.fc2 = nn.Linear(hidden, channels, bias=bias, device=device, dtype=dtype)
 
     def gate(self, x: Tensor) -> Tensor:
         """Channel gate a = sigma(W2 delta(W1 GAP(x))) of shape (N, C, 1, 1), values in (0, 1)."""
@@ -53,3 +70,9 @@ class SqueezeExcitation(nn.Module):
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""
         return {"channel": self.gate(x)}
+
+    def extra_repr(self) -> str:
+        return (
+            f"channels={self.channels}, reduction={self.reduction}, bias={self.fc1.bias is not None}, "
+            f"fast={self.fast}"
+        )
