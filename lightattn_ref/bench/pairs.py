@@ -1,0 +1,82 @@
+"""Pairs to compare: the official transcription with random weights, and our module with the same.
+
+``official_options`` and ``FLOOR_TARGETS`` are what the benchmark knows per registry name: the
+options valid at a channel count, and the target of eval forward time in floors.
+``assert_same_outputs`` refuses to time a pair whose outputs or input gradients differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..convert import load_official
+from ..official import make_official
+
+#: Targets of eval forward time as multiples of the floor, at the two largest ResNet-50 shapes.
+FLOOR_TARGETS: dict[str, float] = {
+    "se": 2, "eca": 2, "cbam": 6, "cbam_channel": 6, "sa": 5, "coord": 5, "ulsam": 10
+}
+
+
+def official_options(name: str, channels: int) -> dict[str, int]:
+    """Options valid at ``channels``: SA's groups shrink to the largest G with C % 2G == 0."""
+    if name != "sa":
+        return {}
+    return {"groups": max(g for g in range(1, 65) if channels % (2 * g) == 0)}
+
+
+def randomize_(module: nn.Module, seed: int) -> nn.Module:
+    """Random weights and BatchNorm statistics, so equal outputs are not a coincidence of init."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.rand(p.shape, generator=gen) - 0.5)
+        for key, b in module.named_buffers():
+            if key.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
+    return module
+
+
+def build_pair(name: str, channels: int, seed: int = 0) -> tuple[nn.Module, nn.Module]:
+    """The official transcription with random weights, and our module with the same weights."""
+    official = randomize_(make_official(name, channels, **official_options(name, channels)), seed).eval()
+    return load_official(name, official.state_dict(), channels), official
+
+
+def assert_same_outputs(ours: nn.Module, official: nn.Module, shape: Sequence[int]) -> float:
+    """Largest difference of ours and official on the paths the benchmark times; raises if above 1e-5.
+
+    Eval mode compares the outputs without autograd. Train mode runs with autograd on, as the
+    timed forward + backward pass does, and compares the outputs and the gradients of x for a
+    random output gradient. Outputs are compared absolutely; a gradient relative to its scale,
+    the larger of 1 and its largest magnitude (CBAM's max branch sends gradients of tens to
+    single elements, where float rounding alone exceeds 1e-5).
+    """
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(*shape, generator=gen)
+    grad_out = torch.randn(*shape, generator=gen)
+    ours.eval(), official.eval()
+    with torch.no_grad():
+        worst = (ours(x) - official(x)).abs().max().item()
+    ours.train(), official.train()
+    (y_ours, grad_ours), (y_official, grad_official) = (_train_step(m, x, grad_out) for m in (ours, official))
+    ours.eval(), official.eval()
+    worst = max(worst, (y_ours - y_official).abs().max().item())
+    scale = max(1.0, grad_official.abs().max().item())
+    worst = max(worst, (grad_ours - grad_official).abs().max().item() / scale)
+    if not worst <= 1e-5:
+        raise AssertionError(
+            f"{type(ours).__name__} differs from the official code by {worst:.3g} at {tuple(shape)}"
+        )
+    return worst
+
+
+def _train_step(module: nn.Module, x: Tensor, grad_out: Tensor) -> tuple[Tensor, Tensor]:
+    """Output and gradient of x of one forward + backward pass with autograd on."""
+    x = x.clone().requires_grad_()
+    y = module(x)
+    (grad_x,) = torch.autograd.grad(y, x, grad_out)
+    return y.detach(), grad_x
