@@ -79,6 +79,8 @@ class AttentionSpec:
         load_options: options ``load_official`` adds, e.g. SE's ``bias=False`` for the bias-free port.
         fallback: ``fallback(channels)`` gives options and a note where the default options are
             invalid at ``channels`` (SA's 64 groups need C % 128 == 0), else None.
+        floor_target: the benchmark's goal for our eval forward time, in multiples of the floor
+            (``passes`` at the measured copy speed), at the two largest ResNet-50 shapes.
     """
 
     name: str
@@ -92,6 +94,7 @@ class AttentionSpec:
     options_of: Callable[[Mapping[str, Tensor], int], Options] = _no_options
     load_options: Mapping[str, Any] = field(default_factory=dict)
     fallback: Callable[[int], tuple[Options, str] | None] = _no_fallback
+    floor_target: float | None = None
 
 
 # --- SE: the bias-free port; zero biases give the same outputs as none -----------------------
@@ -180,6 +183,7 @@ SPECS: dict[str, AttentionSpec] = {
     for spec in (
         AttentionSpec(
             name="se",
+            floor_target=2,
             title="Squeeze-and-Excitation",
             build=SqueezeExcitation,
             passes=3,
@@ -192,6 +196,7 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="eca",
+            floor_target=2,
             title="Efficient Channel Attention",
             build=EfficientChannelAttention,
             passes=3,
@@ -201,6 +206,7 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="cbam",
+            floor_target=6,
             title="CBAM",
             build=CBAM,
             passes=4,
@@ -213,6 +219,7 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="cbam_channel",
+            floor_target=6,
             title="CBAM's channel gate",
             build=ChannelGate,
             passes=3,
@@ -224,6 +231,7 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="sa",
+            floor_target=5,
             title="Shuffle Attention",
             build=ShuffleAttention,
             passes=3,
@@ -242,6 +250,7 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="ulsam",
+            floor_target=10,
             title="ULSAM",
             build=ULSAM,
             passes=3,
@@ -255,6 +264,7 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="coord",
+            floor_target=5,
             title="Coordinate Attention",
             build=CoordinateAttention,
             passes=3,

@@ -1,6 +1,6 @@
 """Pairs to compare: the official transcription with random weights, and our module with the same.
 
-``official_options`` and ``FLOOR_TARGETS`` are what the benchmark knows per registry name: the
+``official_options`` and ``FLOOR_TARGETS`` come from the table in ``lightattn_ref.specs``: the
 options valid at a channel count, and the target of eval forward time in floors.
 ``assert_same_outputs`` refuses to time a pair whose outputs or input gradients differ.
 """
@@ -8,24 +8,26 @@ options valid at a channel count, and the target of eval forward time in floors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..convert import load_official
 from ..official import make_official
+from ..specs import SPECS, spec
 
 #: Targets of eval forward time as multiples of the floor, at the two largest ResNet-50 shapes.
 FLOOR_TARGETS: dict[str, float] = {
-    "se": 2, "eca": 2, "cbam": 6, "cbam_channel": 6, "sa": 5, "coord": 5, "ulsam": 10
+    name: entry.floor_target for name, entry in SPECS.items() if entry.floor_target is not None
 }
 
 
-def official_options(name: str, channels: int) -> dict[str, int]:
-    """Options valid at ``channels``: SA's groups shrink to the largest G with C % 2G == 0."""
-    if name != "sa":
-        return {}
-    return {"groups": max(g for g in range(1, 65) if channels % (2 * g) == 0)}
+def official_options(name: str, channels: int) -> dict[str, Any]:
+    """Options valid at ``channels``: the entry's fallback where the defaults are invalid (SA's
+    groups shrink to the largest G with C % 2G == 0), else none."""
+    fallback = spec(name).fallback(channels)
+    return {} if fallback is None else fallback[0]
 
 
 def randomize_(module: nn.Module, seed: int) -> nn.Module:

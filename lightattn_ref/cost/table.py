@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..registry import ATTENTION_NAMES, make_attention
+from ..specs import spec
 from ._checks import MS_PER_S, Shape, check_min_run_time, check_mode, check_shape, check_threads, random_input
 from .counts import count_flops, count_parameters
 from .timing import LatencyResult, floor_latency, measure_latency
@@ -146,23 +147,12 @@ def _cells(row: CostRow) -> list[str]:
     ]
 
 
-def _fallback_options(name: str, channels: int) -> tuple[dict[str, Any], str] | None:
-    """Options for a default that is invalid at ``channels``, and the note saying so; None if none.
-
-    SA needs C % (2G) == 0 and defaults to G = 64: use the largest G < 64 that divides C / 2.
-    """
-    if name == "sa" and channels % 2 == 0:
-        groups = max(g for g in range(1, 65) if (channels // 2) % g == 0)
-        return {"groups": groups}, f"groups={groups}: the default 64 needs C % 128 == 0"
-    return None
-
-
 def _build(name: str, channels: int) -> tuple[nn.Module | None, dict[str, Any], str]:
     """The registry default for ``name`` at ``channels``, or its documented fallback, or None + why."""
     try:
         return make_attention(name, channels), {}, ""
     except ValueError as error:
-        fallback = _fallback_options(name, channels)
+        fallback = spec(name).fallback(channels)
         if fallback is None:
             return None, {}, f"not built: {error}"
         options, note = fallback
