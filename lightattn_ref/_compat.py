@@ -40,3 +40,12 @@ def is_in_torch_dispatch_mode() -> bool:
     """
     check = getattr(_python_dispatch, "is_in_torch_dispatch_mode", None)
     return bool(check()) if check is not None else False
+
+
+# Private modules with no public path, present in every torch >= 2.1: the hook that
+# FlopCounterMode itself is built on, and pytree's flattening. Imported from here so a move in
+# PyTorch is fixed once.
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._pytree import tree_leaves  # noqa: E402
+
+__all__ = ["TorchDispatchMode", "is_compiling", "is_in_torch_dispatch_mode", "tree_leaves"]

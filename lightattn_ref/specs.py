@@ -178,6 +178,7 @@ def _get(options: Mapping[str, Any], key: str, default: int) -> int:
     return int(options.get(key, default))
 
 
+#: One entry per registry name, the seven of ``ATTENTION_NAMES`` and the variant ``"sa_conv"``.
 SPECS: dict[str, AttentionSpec] = {
     spec.name: spec
     for spec in (

@@ -30,7 +30,7 @@ from . import coord_fast
 from ._checks import check_input, check_positive_int, check_reduction, use_fast_path
 from .pool import mean_over
 
-#: Coordinate Attention's hidden width never drops below this: mip = max(MIN_MIP, C // r)
+#: The smallest hidden width of Coordinate Attention, as in mip = max(MIN_MIP, C // r).
 MIN_MIP = 8
 
 

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
+from .._compat import TorchDispatchMode, tree_leaves
 from ._common import answer_error, as_tensor, call_answer, close, reader_check, reject_known_mistakes
 
 __all__: list[str] = ["check_chunk_channels", "check_gate_in_chunks", "reference_chunk_channels"]
