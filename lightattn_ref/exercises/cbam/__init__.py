@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .channel_gate import check_channel_gate
 from .spatial_pool import check_spatial_pool
-from .std_spatial_gate import _std_gate, _std_maps, check_std_spatial_gate  # noqa: F401 (tests use the helpers)
+# the tests also use the reference helpers _std_gate and _std_maps
+from .std_spatial_gate import _std_gate, _std_maps, check_std_spatial_gate  # noqa: F401
 
 __all__: list[str] = ["check_channel_gate", "check_spatial_pool", "check_std_spatial_gate"]
