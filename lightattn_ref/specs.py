@@ -184,7 +184,6 @@ SPECS: dict[str, AttentionSpec] = {
     for spec in (
         AttentionSpec(
             name="se",
-            floor_target=2,
             title="Squeeze-and-Excitation",
             build=SqueezeExcitation,
             passes=3,
@@ -194,20 +193,20 @@ SPECS: dict[str, AttentionSpec] = {
             to_official=_se_to_official,
             options_of=_reduction_of(""),
             load_options={"bias": False},
+            floor_target=2,
         ),
         AttentionSpec(
             name="eca",
-            floor_target=2,
             title="Efficient Channel Attention",
             build=EfficientChannelAttention,
             passes=3,
             passes_why="1 read to average-pool x; 1 read + 1 write to gate it",
             official=lambda c, **o: official.ECALayer(c, _get(o, "kernel_size", 3)),
             options_of=lambda sd, c: {"kernel_size": sd["conv.weight"].shape[-1]},
+            floor_target=2,
         ),
         AttentionSpec(
             name="cbam",
-            floor_target=6,
             title="CBAM",
             build=CBAM,
             passes=4,
@@ -217,10 +216,10 @@ SPECS: dict[str, AttentionSpec] = {
             from_official=lambda sd: rename_prefixes(sd, _CBAM_KEYS),
             to_official=lambda sd: rename_prefixes(sd, inverse(_CBAM_KEYS)),
             options_of=_reduction_of("channel_gate."),
+            floor_target=6,
         ),
         AttentionSpec(
             name="cbam_channel",
-            floor_target=6,
             title="CBAM's channel gate",
             build=ChannelGate,
             passes=3,
@@ -229,10 +228,10 @@ SPECS: dict[str, AttentionSpec] = {
             from_official=_cbam_channel_from_official,
             to_official=lambda sd: rename_prefixes(sd, inverse(_CBAM_CHANNEL_KEYS)),
             options_of=_reduction_of(""),
+            floor_target=6,
         ),
         AttentionSpec(
             name="sa",
-            floor_target=5,
             title="Shuffle Attention",
             build=ShuffleAttention,
             passes=3,
@@ -240,6 +239,7 @@ SPECS: dict[str, AttentionSpec] = {
             official=lambda c, **o: official.SALayer(c, _get(o, "groups", 64)),
             options_of=_sa_groups,
             fallback=_sa_fallback,
+            floor_target=5,
         ),
         AttentionSpec(
             name="sa_conv",
@@ -251,7 +251,6 @@ SPECS: dict[str, AttentionSpec] = {
         ),
         AttentionSpec(
             name="ulsam",
-            floor_target=10,
             title="ULSAM",
             build=ULSAM,
             passes=3,
@@ -262,10 +261,10 @@ SPECS: dict[str, AttentionSpec] = {
             from_official=concat_subspaces,
             to_official=_ulsam_to_official,
             options_of=lambda sd, c: {"groups": sd["conv_point.weight"].shape[0]},
+            floor_target=10,
         ),
         AttentionSpec(
             name="coord",
-            floor_target=5,
             title="Coordinate Attention",
             build=CoordinateAttention,
             passes=3,
@@ -273,6 +272,7 @@ SPECS: dict[str, AttentionSpec] = {
             official=lambda c, **o: official.CoordAtt(c, c, _get(o, "reduction", 32)),
             from_official=lambda sd: rename_prefixes(sd, _COORD_KEYS),
             options_of=_coord_reduction,
+            floor_target=5,
         ),
     )
 }
