@@ -6,24 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import randomize
 from lightattn_ref import ATTENTION_NAMES, from_official, load_official, make_attention, to_official
 from lightattn_ref.official import make_official
 from lightattn_ref.specs import SPECS, AttentionSpec, name_of, spec
 
 OFFICIAL = [name for name, entry in SPECS.items() if entry.official is not None]
-
-
-def _randomized(module: nn.Module, seed: int = 0) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.rand(p.shape, generator=gen) - 0.5)
-        for key, b in module.named_buffers():
-            if key.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
-            elif key.endswith("running_mean"):
-                b.copy_(torch.rand(b.shape, generator=gen) - 0.5)
-    return module.eval()
 
 
 def test_every_book_name_and_the_sa_variant_have_an_entry():
@@ -42,7 +30,7 @@ def test_make_attention_builds_the_class_of_the_entry_and_name_of_inverts_it(nam
 @pytest.mark.parametrize("channels", [128, 256])
 def test_official_weights_load_and_give_the_official_outputs(name, channels):
     options, _ = SPECS[name].fallback(channels) or ({}, "")
-    reference = _randomized(make_official(name, channels, **options))
+    reference = randomize(make_official(name, channels, **options)).eval()
     ours = load_official(name, reference.state_dict(), channels)
     x = torch.randn(2, channels, 9, 7, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -51,7 +39,7 @@ def test_official_weights_load_and_give_the_official_outputs(name, channels):
 
 @pytest.mark.parametrize("name", OFFICIAL)
 def test_to_official_inverts_from_official(name):
-    official_sd = _randomized(make_official(name, 256)).state_dict()
+    official_sd = randomize(make_official(name, 256)).state_dict()
     ours = from_official(name, official_sd)
     back = to_official(name, ours)
     assert back.keys() == official_sd.keys()
