@@ -9,7 +9,9 @@ eq. ``eq-cost-floor``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +35,8 @@ class LatencyResult:
         mode: "eval" (inference forward), "train" (forward + backward) or "copy" (the floor).
         shape: shape of the input x.
         times: the time of one call in each timed block (``runs`` values), for merging results.
+        compile_s: for a compiled module, seconds of its first call, which traces and compiles
+            it (``torch.compile``); None for an eager one. Not part of ``median``.
     """
 
     median: float
@@ -44,6 +48,7 @@ class LatencyResult:
     shape: Shape
     unit: str = "s"
     times: tuple[float, ...] = ()
+    compile_s: float | None = None
 
     @property
     def median_ms(self) -> float:
@@ -55,7 +60,13 @@ class LatencyResult:
 
 
 def _time_call(
-    fn: Callable[[], object], threads: int, min_run_time: float, mode: str, shape: Shape, trim: bool = False
+    fn: Callable[[], object],
+    threads: int,
+    min_run_time: float,
+    mode: str,
+    shape: Shape,
+    trim: bool = False,
+    compile_s: float | None = None,
 ) -> LatencyResult:
     """Time ``fn()`` with ``Timer.blocked_autorange`` at ``threads`` threads.
 
@@ -77,6 +88,7 @@ def _time_call(
         mode=mode,
         shape=shape,
         times=tuple(float(t) for t in m.times),
+        compile_s=compile_s,
     )
 
 
@@ -119,6 +131,7 @@ def measure_latency(
     min_run_time: float = 0.2,
     dtype: torch.dtype = torch.float32,
     trim: bool = False,
+    compiled: bool = False,
 ) -> LatencyResult:
     """Measured time of one call of ``module`` on a standard-normal x of ``shape``.
 
@@ -137,6 +150,12 @@ def measure_latency(
         dtype: element type of x (the module is not converted).
         trim: call ``trim_heap()`` before timing, so the measurement does not depend on what
             ran before (glibc only; off unless asked, since it acts on the whole process's heap).
+        compiled: time ``torch.compile(copy, fullgraph=True, dynamic=False)`` instead of the
+            eager copy: the first call compiles (its seconds go to ``compile_s``, not to the
+            median), and the timed calls run under ``torch.compiler.set_stance("fail_on_recompile")``,
+            so a guard that fails raises instead of silently timing a recompiled or eager call.
+            Compiled code is cached per class and shape; ``torch.compiler.reset()`` before the
+            call makes ``compile_s`` a cold compile.
 
     Returns:
         A ``LatencyResult`` in seconds, with the median, IQR, number of runs, threads and mode.
@@ -151,7 +170,8 @@ def measure_latency(
     dims = check_shape(shape)
     threads = check_threads(threads)
     min_run_time = check_min_run_time(min_run_time)
-    model = copy.deepcopy(module).train(mode == "train")
+    eager = copy.deepcopy(module).train(mode == "train")
+    model = torch.compile(eager, fullgraph=True, dynamic=False) if compiled else eager
     if mode == "eval":
         x = random_input(dims, dtype)
 
@@ -163,9 +183,27 @@ def measure_latency(
         x = random_input(dims, dtype, requires_grad=True)
         inputs = [x, *(p for p in model.parameters() if p.requires_grad)]
         with torch.no_grad():
-            grad_out = torch.ones_like(model(x))
+            grad_out = torch.ones_like(eager(x))  # eager: a no-grad call would compile a second graph
 
         def call() -> object:
             return torch.autograd.grad(model(x), inputs, grad_out)
 
-    return _time_call(call, threads, min_run_time, mode, dims, trim)
+    if not compiled:
+        return _time_call(call, threads, min_run_time, mode, dims, trim)
+    with _threads(threads):
+        start = time.perf_counter()
+        call()  # traces and compiles forward (and, in train mode, backward)
+        compile_s = time.perf_counter() - start
+    with torch.compiler.set_stance("fail_on_recompile"):
+        return _time_call(call, threads, min_run_time, mode, dims, trim, compile_s)
+
+
+@contextmanager
+def _threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads, as the timed calls will, and restore the count after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
