@@ -29,6 +29,23 @@ def is_compiling() -> bool:
     return bool(check()) if check is not None else False
 
 
+def is_compiling_for_inductor() -> bool:
+    """Whether ``torch.compile`` is tracing the calling code to run it, not ``torch.export`` to save it.
+
+    An exported graph must hold standard operators only (ONNX has no translation for this
+    package's own), so code that hands ``torch.compile`` a custom operator asks this rather than
+    ``is_compiling``. ``torch.compiler.is_exporting`` is public from PyTorch 2.6 on; without it
+    an export cannot be told apart, so this answers False and the textbook operations are traced.
+    """
+    check = getattr(getattr(torch, "compiler", None), "is_exporting", None)
+    return check is not None and is_compiling() and not check()
+
+
+def has_custom_ops() -> bool:
+    """Whether ``torch.library.custom_op`` exists (PyTorch 2.4 on): operators the compiler calls as they are."""
+    return hasattr(getattr(torch, "library", None), "custom_op")
+
+
 def is_in_torch_dispatch_mode() -> bool:
     """Whether a ``TorchDispatchMode`` is active: a FLOP or memory counter, the fake tensors of
     ``torch.export``, a logging mode.
@@ -48,4 +65,11 @@ def is_in_torch_dispatch_mode() -> bool:
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_leaves  # noqa: E402
 
-__all__ = ["TorchDispatchMode", "is_compiling", "is_in_torch_dispatch_mode", "tree_leaves"]
+__all__ = [
+    "TorchDispatchMode",
+    "has_custom_ops",
+    "is_compiling",
+    "is_compiling_for_inductor",
+    "is_in_torch_dispatch_mode",
+    "tree_leaves",
+]

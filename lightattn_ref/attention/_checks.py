@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._compat import is_compiling
+from .._compat import has_custom_ops, is_compiling, is_compiling_for_inductor
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -92,6 +92,8 @@ def use_fast_path(module_fast: bool, training: bool, x: Tensor, cpu_only: bool =
       views with ``out=``, which autograd refuses, and their backward would be slower anyway;
     - no tracer or compiler is watching: ``torch.jit.trace``, ``torch.compile`` and ``torch.export``
       record the textbook operations and fuse them themselves (``out=`` writes do not trace);
+      where the compiled textbook form is slower, ``use_compiled_op`` hands ``torch.compile``
+      the fast path as one operator instead;
     - ``cpu_only`` paths (tuned to a CPU's caches, or the ULSAM C kernel) see a CPU tensor.
 
     Under TorchScript it is False: the scripted module runs the textbook form. TorchScript reads
@@ -104,3 +106,18 @@ def use_fast_path(module_fast: bool, training: bool, x: Tensor, cpu_only: bool =
     if is_compiling() or torch.jit.is_tracing():  # is_compiling first: the compiler reads it as a constant
         return False
     return not cpu_only or x.device.type == "cpu"
+
+
+def use_compiled_op(module_fast: bool, training: bool) -> bool:
+    """Whether a module traced by ``torch.compile`` hands its fast path over as one operator (``ops.py``).
+
+    True only when the ``fast`` switch is on, ``training`` is False (pass ``self.training`` for a
+    path that folds eval-mode BatchNorm, else False), autograd is off, and ``torch.compile`` (not
+    ``torch.export``) is tracing on a PyTorch with custom operators. Everywhere else the compiler
+    traces the textbook form. Dynamo reads each of these as a constant and guards on grad mode.
+    """
+    if torch.jit.is_scripting():
+        return False
+    if not module_fast or training or torch.is_grad_enabled():
+        return False
+    return has_custom_ops() and is_compiling_for_inductor()

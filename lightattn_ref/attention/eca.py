@@ -29,8 +29,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from . import eca_fast
-from ._checks import check_input, check_odd_kernel_size, check_positive_int, use_fast_path
+from . import eca_fast, ops
+from ._checks import check_input, check_odd_kernel_size, check_positive_int, use_compiled_op, use_fast_path
 from .pool import mean_over
 
 
@@ -98,7 +98,10 @@ class EfficientChannelAttention(nn.Module):
         return torch.sigmoid(self.conv(s)).transpose(-1, -2).unsqueeze(-1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.gate(x)
+        a = self.gate(x)
+        if use_compiled_op(self.fast, False):  # under torch.compile: ATen's multiply (ops.py)
+            return ops.scale(x, a)
+        return x * a
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_input, check_positive_int, check_reduction
+from . import ops
+from ._checks import check_input, check_positive_int, check_reduction, use_compiled_op
 from .pool import mean_over
 
 
@@ -65,7 +66,10 @@ class SqueezeExcitation(nn.Module):
         return a.view(n, c, 1, 1)  # one view: fewer autograd nodes than a[:, :, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.gate(x)  # scale
+        a = self.gate(x)
+        if use_compiled_op(self.fast, False):  # under torch.compile: ATen's multiply (ops.py)
+            return ops.scale(x, a)
+        return x * a  # scale
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""

@@ -33,9 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import ulsam_fast
+from . import ops, ulsam_fast
 from ._batchnorm import eval_batchnorm_affine
-from ._checks import check_batchnorm_values, check_input, check_positive_int, use_fast_path
+from ._checks import (
+    check_batchnorm_values,
+    check_input,
+    check_positive_int,
+    use_compiled_op,
+    use_fast_path,
+)
 from .ulsam_fast import C_KERNEL, CHUNK_BYTES, max_pool_3x3_, pooled_pointwise, pooled_pointwise_c
 
 __all__ = ["C_KERNEL", "CHUNK_BYTES", "ULSAM", "c_kernel_applies", "max_pool_3x3_", "pooled_pointwise",
@@ -91,7 +97,9 @@ class ULSAM(nn.Module):
         check_input(x, self.channels)
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
-        if use_fast_path(self.fast, self.training, x, cpu_only=True):  # folds bn_dws: eval mode only
+        if use_compiled_op(self.fast, self.training) and x.device.type == "cpu":  # under torch.compile
+            u = self._compiled_pooled_pointwise(x)
+        elif use_fast_path(self.fast, self.training, x, cpu_only=True):  # folds bn_dws: eval mode only
             u = self._fast_pooled_pointwise(x)
         else:
             z = F.relu(self.bn_dws(self._depthwise_conv(x)))  # eq. ulsam-dw
@@ -116,6 +124,12 @@ class ULSAM(nn.Module):
         if self.use_c_kernel and ulsam_fast.c_kernel_applies(x):
             return ulsam_fast.pooled_pointwise_c(x, scale, shift, weight, bias)
         return ulsam_fast.pooled_pointwise(x, scale, shift, weight, bias, self.chunk_bytes)
+
+    def _compiled_pooled_pointwise(self, x: Tensor) -> Tensor:
+        """``_fast_pooled_pointwise`` as one operator that torch.compile calls as it is (ops.py)."""
+        scale, shift = self._folded_depthwise()
+        weight, bias = self._pointwise_weight(), self._pointwise_bias()
+        return ops.ulsam_pooled_pointwise(x, scale, shift, weight, bias, self.chunk_bytes, self.use_c_kernel)
 
     def _folded_depthwise(self) -> tuple[Tensor, Tensor]:
         """(scale, shift) with BN(w_dw ⊙ x + b_dw) = scale ⊙ x + shift in eval mode, each (C,)."""
