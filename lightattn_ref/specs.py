@@ -70,6 +70,10 @@ class AttentionSpec:
             smaller than x by a factor H, W, H*W or C/G (pooled vectors, gates, maps, parameters)
             are ignored. An eager forward moves more; this is the floor the design allows.
         passes_why: which reads and writes make up ``passes``.
+        train_passes: the same for one training-mode forward + backward: the forward writes y, the
+            backward reads grad_y and writes grad_x (each x's size); a step that needs a full
+            reduction before it can go on forces another read. The benchmark's train floor.
+        train_passes_why: which reads and writes make up ``train_passes``.
         official: ``official(channels, **options)`` returns the transcription of the official
             module (``lightattn_ref.official``), or None where there is no official code.
         from_official: maps an official state dict's keys (and tensors) onto ours.
@@ -88,6 +92,8 @@ class AttentionSpec:
     build: Callable[..., nn.Module]
     passes: int
     passes_why: str
+    train_passes: float
+    train_passes_why: str
     official: Callable[..., nn.Module] | None = None
     from_official: Callable[[Mapping[str, Tensor]], StateDict] = _same_keys
     to_official: Callable[[Mapping[str, Tensor]], StateDict] = _same_keys
@@ -155,6 +161,15 @@ def _sa_fallback(channels: int) -> tuple[Options, str] | None:
 
 
 _SA_PASSES = "1 read for each channel's mean and variance (both halves' statistics); 1 read + 1 write to gate"
+_SA_TRAIN = (
+    "forward 3; backward 4.5, its halves' average: the channel half as SE (read grad_y, x to reduce; read "
+    "grad_y + write grad_x: 4), the GroupNorm half needs x again last (read grad_y, x for GroupNorm's two "
+    "reductions; read grad_y, x + write grad_x: 5)"
+)
+_GATE_TRAIN = (  # training: the gate's gradient is a reduction over grad_y * x
+    "forward 3 (read x to pool; read x + write y); backward 4 (read grad_y, x to reduce grad_y * x into "
+    "the gate's gradient; read grad_y + write grad_x = grad_y * a + the pool's broadcast gradient)"
+)
 
 
 # --- ULSAM: G subspace modules officially, one grouped module here ----------------------------
@@ -188,6 +203,7 @@ SPECS: dict[str, AttentionSpec] = {
             build=SqueezeExcitation,
             passes=3,
             passes_why="1 read to average-pool x; 1 read + 1 write to gate it",
+            train_passes=7, train_passes_why=_GATE_TRAIN,
             official=lambda c, **o: official.SELayer(c, _get(o, "reduction", 16)),
             from_official=_se_from_official,
             to_official=_se_to_official,
@@ -201,6 +217,7 @@ SPECS: dict[str, AttentionSpec] = {
             build=EfficientChannelAttention,
             passes=3,
             passes_why="1 read to average-pool x; 1 read + 1 write to gate it",
+            train_passes=7, train_passes_why=_GATE_TRAIN,
             official=lambda c, **o: official.ECALayer(c, _get(o, "kernel_size", 3)),
             options_of=lambda sd, c: {"kernel_size": sd["conv.weight"].shape[-1]},
             floor_target=2,
@@ -212,6 +229,9 @@ SPECS: dict[str, AttentionSpec] = {
             passes=4,
             passes_why="1 read for the channel pools; 1 read to build the max/mean-over-channels map of "
             "the channel-gated x (gating on the fly, not stored); 1 read + 1 write to apply both gates",
+            train_passes=10, train_passes_why="forward 4; backward 6: read grad_y, x for the spatial gate's "
+            "gradient (sum over c of grad_y * x * a_c); read grad_y, x again for the channel gate's, which "
+            "needs the spatial map's gradient first; read grad_y + write grad_x",
             official=lambda c, **o: official.CBAM(c, _get(o, "reduction", 16)),
             from_official=lambda sd: rename_prefixes(sd, _CBAM_KEYS),
             to_official=lambda sd: rename_prefixes(sd, inverse(_CBAM_KEYS)),
@@ -224,6 +244,8 @@ SPECS: dict[str, AttentionSpec] = {
             build=ChannelGate,
             passes=3,
             passes_why="1 read for the average and max pools together; 1 read + 1 write to gate",
+            train_passes=7, train_passes_why=_GATE_TRAIN + " (both pools in one read; the max pool's "
+            "gradient: one element per channel)",
             official=lambda c, **o: official.ChannelGate(c, _get(o, "reduction", 16)),
             from_official=_cbam_channel_from_official,
             to_official=lambda sd: rename_prefixes(sd, inverse(_CBAM_CHANNEL_KEYS)),
@@ -236,6 +258,7 @@ SPECS: dict[str, AttentionSpec] = {
             build=ShuffleAttention,
             passes=3,
             passes_why=_SA_PASSES,
+            train_passes=7.5, train_passes_why=_SA_TRAIN,
             official=lambda c, **o: official.SALayer(c, _get(o, "groups", 64)),
             options_of=_sa_groups,
             fallback=_sa_fallback,
@@ -247,6 +270,7 @@ SPECS: dict[str, AttentionSpec] = {
             build=ShuffleAttentionConv,
             passes=3,
             passes_why=_SA_PASSES + " (the channel-mixing spatial gate is computed per pixel while gating)",
+            train_passes=7.5, train_passes_why=_SA_TRAIN + " (the 1x1 conv: per pixel, on the fly)",
             fallback=_sa_fallback,
         ),
         AttentionSpec(
@@ -257,6 +281,9 @@ SPECS: dict[str, AttentionSpec] = {
             passes_why="1 read to build each subspace's H x W map (eval BN is an affine, the 3x3 max-pool "
             "a local stencil, the pointwise conv a sum over the subspace; the softmax acts on the small "
             "map); 1 read + 1 write for map * x + x. Training-mode BN needs an extra statistics read (4)",
+            train_passes=10, train_passes_why="forward 4 (training BN reads for statistics before the map's "
+            "read; read x + write y); backward 6 (read grad_y, x for the map's gradient, a sum over the "
+            "subspace of grad_y * x; read x for BN backward via the max pool; read grad_y, x, write grad_x)",
             official=lambda c, **o: official.ULSAMLayer(c, _get(o, "groups", 4)),
             from_official=concat_subspaces,
             to_official=_ulsam_to_official,
@@ -269,6 +296,8 @@ SPECS: dict[str, AttentionSpec] = {
             build=CoordinateAttention,
             passes=3,
             passes_why="1 read for both directional average pools (over W and over H); 1 read + 1 write to gate",
+            train_passes=7, train_passes_why="forward 3; backward 4 (read grad_y, x once for both strips' "
+            "gradients; read grad_y + write grad_x)",
             official=lambda c, **o: official.CoordAtt(c, c, _get(o, "reduction", 32)),
             from_official=lambda sd: rename_prefixes(sd, _COORD_KEYS),
             options_of=_coord_reduction,

@@ -6,19 +6,22 @@ No test passes ``--readme``: README.md is written only by a person running the b
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from lightattn_ref import bench
 from lightattn_ref.bench import cli
-from lightattn_ref.cost import AllocatorSettings
+from lightattn_ref.cost import AllocatorSettings, LatencyResult
 from lightattn_ref.cost.allocator import _transparent_huge_pages_mode
 
 TINY = ["--names", "se", "--shapes", "2,64,4,4", "--modes", "eval", "--threads", "1",
-        "--min-run-time", "0.01", "--rounds", "1"]
+        "--min-run-time", "0.01", "--rounds", "1", "--no-compile"]
 
 
 def _bench_command(*options: str) -> list[str]:
@@ -28,7 +31,7 @@ def _bench_command(*options: str) -> list[str]:
 def test_help_works_and_keeps_the_description() -> None:
     out = subprocess.run(_bench_command("--help"), capture_output=True, text=True, check=True).stdout
     assert out.startswith("usage: python -m lightattn_ref.bench")
-    assert "--system-malloc" in out and "--processes" in out
+    assert "--system-malloc" in out and "--processes" in out and "--no-compile" in out and "--save" in out
     assert " ".join(cli.DESCRIPTION.split()) in " ".join(out.split())
     assert bench.__doc__.split("\n\n")[0] == cli.DESCRIPTION  # the package's docstring opens with it
 
@@ -102,12 +105,58 @@ def test_command_line_gets_huge_pages_before_any_tensor_exists() -> None:
 
 def test_child_processes_get_the_options_but_never_processes_or_readme() -> None:
     args = cli._parser().parse_args(
-        ["--names", "se", "eca", "--shapes", "2,64,4,4", "--proc", "3", "--read", "--rounds", "2", "--system-malloc"]
+        ["--names", "se", "eca", "--shapes", "2,64,4,4", "--proc", "3", "--read", "--rounds", "2", "--system-malloc",
+         "--no-compile", "--save", "rows.json"]
     )
     assert args.processes == 3 and args.readme  # argparse took the abbreviations
     child = cli._child_argv(args)
-    assert not any(a.startswith(("--p", "--re")) for a in child)
+    assert not any(a.startswith(("--p", "--re", "--sa")) for a in child)
     again = cli._parser().parse_args(child)
-    kept = ("names", "shapes", "modes", "threads", "min_run_time", "rounds", "system_malloc")
+    kept = ("names", "shapes", "modes", "threads", "min_run_time", "rounds", "system_malloc", "no_compile")
     assert all(getattr(again, k) == getattr(args, k) for k in kept)
-    assert again.processes == 1 and not again.readme
+    assert again.processes == 1 and not again.readme and again.save is None
+    assert "--no-compile" not in cli._child_argv(cli._parser().parse_args(["--names", "se"]))
+
+
+def _row(compiled: bool) -> bench.BenchRow:
+    shape = (2, 64, 4, 4)
+    timed = LatencyResult(1e-3, 0.0, 1, 1, 1, "eval", shape, times=(1e-3,))
+    row = bench.BenchRow("se", shape, "eval", timed, timed, dataclasses.replace(timed, mode="copy"), (1.0,), (1.0,))
+    if compiled:
+        fast = dataclasses.replace(timed, median=5e-4, times=(5e-4,), compile_s=2.0)
+        row = dataclasses.replace(row, ours_compiled=fast, official_compiled=fast,
+                                  round_compiled_ratios=(2.0,), round_compiled_speedups=(1.0,))
+    return row
+
+
+def test_no_compile_reaches_run_and_the_caption(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fake_mallopt: list[tuple[int, int]]
+) -> None:
+    asked: list[bool] = []
+
+    def run(*args, compiled: bool, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        asked.append(compiled)
+        return [_row(compiled)]
+
+    monkeypatch.setattr(cli, "run", run)
+    bench.main(TINY)
+    out = capsys.readouterr().out
+    assert asked == [False] and "torch.compile" not in out and "ours compiled" not in out and "compile [s]" not in out
+    bench.main([a for a in TINY if a != "--no-compile"])
+    out = capsys.readouterr().out
+    assert asked == [False, True] and "torch.compile: Inductor, fullgraph, static shapes" in out
+    assert "| se | (2, 64, 4, 4) | eval | 2.00 | 2.00 |" in out  # the compile times, official and ours
+    assert "- compiled ours slower than min(ours eager, official compiled) in every round: none" in out
+
+
+def test_save_writes_the_caption_and_rows_as_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    fake_mallopt: list[tuple[int, int]],
+) -> None:
+    rows = [_row(True), dataclasses.replace(_row(False), name="eca")]
+    monkeypatch.setattr(cli, "run", lambda *args, **kwargs: rows)
+    path = tmp_path / "bench.json"
+    bench.main([*TINY, "--save", str(path)])
+    saved = json.loads(path.read_text())
+    assert set(saved) == {"caption", "rows"} and saved["caption"] in capsys.readouterr().out
+    assert bench.rows_from_json(json.dumps(saved["rows"])) == rows  # the rows come back, None included

@@ -44,3 +44,9 @@ def test_bench_pairs_agree_for_every_module() -> None:
 def test_official_options_and_floor_targets_cover_every_module() -> None:
     assert set(bench.FLOOR_TARGETS) == set(bench.ATTENTION_NAMES)
     assert bench.official_options("sa", 96) == {"groups": 48} and bench.official_options("se", 96) == {}
+
+
+def test_train_floor_target_names_are_book_names_and_the_rest_are_reported() -> None:
+    assert bench.TRAIN_FLOOR_TARGET == 3.0
+    assert bench.TRAIN_FLOOR_TARGET_NAMES <= set(bench.ATTENTION_NAMES)
+    assert set(bench.ATTENTION_NAMES) - bench.TRAIN_FLOOR_TARGET_NAMES == {"cbam", "ulsam"}

@@ -21,6 +21,11 @@ CHANNELS = 64
 OPERATORS = {"se": "scale", "eca": "scale", "ulsam": "ulsam_pooled_pointwise", "coord": "coord_infer"}
 
 
+@pytest.fixture(autouse=True)
+def fresh_compile_caches() -> None:
+    torch.compiler.reset()  # each test compiles new instances of the same classes: no recompile limit
+
+
 def build(name: str, fast: bool = True) -> nn.Module:
     torch.manual_seed(0)
     module = make_attention(name, CHANNELS, fast=fast)

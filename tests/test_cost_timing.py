@@ -113,3 +113,14 @@ def test_latency_trims_the_heap_only_when_asked(monkeypatch: pytest.MonkeyPatch)
     measure_latency(nn.Identity(), (1, 4, 2, 2), min_run_time=1e-3, trim=True)
     floor_latency((1, 4, 2, 2), min_run_time=1e-3, trim=True)
     assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_measure_latency_compiled_reports_the_compile_time_apart(mode: str) -> None:
+    se = make_attention("se", 16)
+    torch.compiler.reset()  # a cold compile, so the first call's seconds are the compile's
+    compiled = measure_latency(se, (2, 16, 4, 4), mode, compiled=True, **FAST)
+    assert isinstance(compiled.compile_s, float) and compiled.compile_s > 0
+    assert compiled.median > 0 and compiled.mode == mode and compiled.runs >= 1
+    eager = measure_latency(se, (2, 16, 4, 4), mode, **FAST)
+    assert eager.compile_s is None and eager.median > 0

@@ -1,4 +1,5 @@
-"""Minimal passes and memory traffic: passes * numel(x) * itemsize, from the module's structure."""
+"""Minimal passes and memory traffic: passes * numel(x) * itemsize, from the module's structure,
+for an eval forward and for a training forward + backward."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from lightattn_ref.cost import MINIMAL_PASSES, memory_traffic, minimal_passes
+from lightattn_ref.cost import MINIMAL_PASSES, MINIMAL_TRAIN_PASSES, memory_traffic, minimal_passes
 from lightattn_ref.registry import ATTENTION_NAMES, make_attention
 
 
@@ -50,3 +51,31 @@ def test_memory_traffic_rejects_unknown_names_modules_shapes_and_dtypes() -> Non
         memory_traffic("se", (1, 0, 2, 2))
     with pytest.raises(ValueError, match="dtype"):
         memory_traffic("se", (1, 8, 2, 2), dtype="float32")  # type: ignore[arg-type]
+
+
+#: Minimal passes of one training forward + backward, as the book derives them (chapter 07).
+TRAIN_PASSES = {"se": 7, "eca": 7, "cbam": 10, "cbam_channel": 7, "sa": 7.5, "ulsam": 10, "coord": 7}
+
+
+def test_every_name_has_a_reasoned_train_pass_count_above_its_eval_count() -> None:
+    assert set(MINIMAL_TRAIN_PASSES) == set(ATTENTION_NAMES)
+    for name, (passes, reason) in MINIMAL_TRAIN_PASSES.items():
+        assert passes == TRAIN_PASSES[name], name
+        assert passes > MINIMAL_PASSES[name][0], name  # the backward reads grad_y and writes grad_x
+        assert "grad_y" in reason and "read" in reason and "write" in reason, name
+        assert minimal_passes(name, "train") == passes and minimal_passes(name, mode="eval") == MINIMAL_PASSES[name][0]
+    assert minimal_passes(make_attention("sa_conv", 128), "train") == 7.5
+
+
+def test_train_memory_traffic_rounds_half_passes_to_bytes() -> None:
+    shape = (1, 3, 1, 1)  # 3 elements: SA's 7.5 passes move 7.5 * 3 bytes at one byte each
+    assert memory_traffic("sa", shape, torch.uint8, mode="train") == round(7.5 * 3) == 22
+    assert memory_traffic("se", (2, 16, 4, 4), mode="train") == 7 * 2 * 16 * 4 * 4 * 4
+    assert isinstance(memory_traffic("sa", (2, 16, 4, 4), mode="train"), int)
+
+
+def test_a_mode_other_than_eval_or_train_is_refused() -> None:
+    with pytest.raises(ValueError, match="mode='training' must be one of eval, train"):
+        minimal_passes("se", "training")
+    with pytest.raises(ValueError, match="mode='copy'"):
+        memory_traffic("se", (1, 8, 2, 2), mode="copy")

@@ -34,14 +34,13 @@ from lightattn_ref.attention import (
     SqueezeExcitation,
     cbam_fast,
     coord_fast,
-    eca_fast,
     shuffle_fast,
     ulsam_fast,
 )
 from lightattn_ref.attention._checks import use_fast_path
 
 C = 24
-FAST_MODULES = (cbam_fast, coord_fast, eca_fast, shuffle_fast, ulsam_fast)
+FAST_MODULES = (cbam_fast, coord_fast, shuffle_fast, ulsam_fast)
 
 #: name -> builder(fast, **factory); the classes themselves, not the registry
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
@@ -59,10 +58,10 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
 }
 NAMES = list(BUILDERS)
 
-#: the fast functions eager inference in eval mode must call (SE and the SA conv variant have none)
+#: the fast functions eager inference in eval mode must call (SE, ECA and the SA conv variant have none)
 EVAL_CALLS: dict[str, set[str]] = {
     "se": set(),
-    "eca": {"eca_fast.channel_gate"},
+    "eca": set(),
     "channel_gate": {"cbam_fast.max_over_map"},
     "spatial_gate": {"cbam_fast.max_over_channels"},
     "cbam": {"cbam_fast.max_over_map", "cbam_fast.max_over_channels", "cbam_fast.scale_in_place"},
@@ -81,7 +80,7 @@ TRAIN_CALLS: dict[str, set[str]] = {
     "ulsam_no_kernel": {"ulsam_fast.depthwise_1x1"},
 }
 INFERENCE_ONLY = {
-    "eca_fast.channel_gate", "cbam_fast.max_over_map", "cbam_fast.max_over_channels",
+    "cbam_fast.max_over_map", "cbam_fast.max_over_channels",
     "cbam_fast.scale_in_place", "shuffle_fast.gate_into_shuffled", "ulsam_fast.pooled_pointwise",
     "ulsam_fast.pooled_pointwise_c", "ulsam_fast.max_pool_3x3_", "coord_fast.gates",
     "coord_fast.gate_in_place",

@@ -97,11 +97,25 @@ def test_an_eighth_module_is_one_entry(monkeypatch):
             return {"channel": self.scale.view(1, -1, 1, 1).expand(x.shape[0], -1, 1, 1)}
 
     entry = AttentionSpec(name="scale", title="A learned scale", build=Identity, passes=2,
-                          passes_why="1 read + 1 write", official=Identity)
+                          passes_why="1 read + 1 write", train_passes=4,
+                          train_passes_why="forward 2; backward: read grad_y + write grad_x", official=Identity)
     monkeypatch.setitem(SPECS, "scale", entry)
     from lightattn_ref.cost import minimal_passes
 
     assert isinstance(make_attention("scale", 8), Identity)
     assert minimal_passes("scale") == 2 and minimal_passes(make_attention("scale", 8)) == 2
+    assert minimal_passes("scale", "train") == 4
     loaded = load_official("scale", {"scale": torch.full((8,), 2.0)}, 8)
     assert loaded.scale.eq(2).all()
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_every_entry_has_a_training_pass_count_above_its_eval_count(name):
+    entry = SPECS[name]
+    assert entry.train_passes > entry.passes and float(2 * entry.train_passes).is_integer()  # whole or half passes
+    assert "backward" in entry.train_passes_why and "grad_x" in entry.train_passes_why
+
+
+def test_a_training_pass_count_is_required():
+    with pytest.raises(TypeError, match="train_passes"):
+        AttentionSpec(name="x", title="x", build=nn.Identity, passes=2, passes_why="1 read + 1 write")

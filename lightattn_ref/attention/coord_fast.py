@@ -1,4 +1,4 @@
-"""Coordinate Attention's inference fast path: the 1x1 convolutions on the strips as matrix products.
+"""Coordinate Attention's inference fast path: eval-mode BatchNorm folded into conv1, gates in place.
 
 ``CoordinateAttention`` takes it when ``use_fast_path`` allows with its ``training`` flag: the path
 folds eval-mode BatchNorm (running statistics) into conv1, so it needs eval mode as well as autograd
@@ -50,10 +50,9 @@ def gates(
 ) -> tuple[Tensor, Tensor]:
     """a^h (N, C, H, 1) and a^w (N, C, 1, W) of eq. ca-gates, both contiguous.
 
-    The strips stay in (N, channels, H + W) layout, so every 1x1 convolution is one batched matrix
-    product with its bias (``baddbmm``), several times faster on thin strips than Conv2d; the
-    gates come out contiguous with no transposes or copies. Conv2d keeps the faster backward, so
-    the module uses it whenever autograd is on.
+    As in the textbook form, the strips stay in (N, channels, H + W) layout and every 1x1
+    convolution is one batched matrix product with its bias (``baddbmm``); here bn1 is folded
+    into conv1 and the sigmoids run in place.
 
     Args:
         x: (N, C, H, W). w1 (mip, C), b1 (mip,): conv1 with bn1 folded (``fold_conv_batchnorm``).

@@ -33,7 +33,8 @@ class SqueezeExcitation(nn.Module):
         channels: C, the number of input (and output) channels.
         reduction: r, the bottleneck ratio; the hidden layer has C // r units (default 16).
         bias: give both fully connected layers a bias (official: True).
-        fast: accepted for the common interface; SE's textbook form is its fast form.
+        fast: under ``torch.compile`` in inference, apply the gate with ATen's multiply
+            (``ops.scale``, see ``use_compiled_op``); eager SE has one form. Settable: ``m.fast``.
         device, dtype: where and in which dtype to create the parameters, as for PyTorch's layers.
 
     Shape: x (N, C, H, W) -> (N, C, H, W).

@@ -10,13 +10,24 @@ explicit thread count:
 - train: a forward + backward pass;
 - the floor: one read + one write of x (``cost.floor_latency``), measured again right before
   each module, so that a change in the machine's speed during the run cancels in the ratios.
+  An eval row is compared with one copy of x; a train row with the train floor,
+  ``train_passes / 2`` copies (``specs.AttentionSpec.train_passes``: the minimal passes of a
+  forward + backward, which also reads grad_y and writes grad_x);
+- compiled: official and ours again under ``torch.compile`` (Inductor, ``fullgraph=True``,
+  static shapes; ``cost.measure_latency(compiled=True)``). The compile time, the first call's
+  seconds in the first round after ``torch.compiler.reset()``, is reported apart and excluded
+  from the times. ``--no-compile`` skips these columns for a quick run.
 
-The three are timed in ``rounds`` interleaved rounds (floor, official, ours, floor, ...), so
-that a slow spell of a shared machine hits all three alike rather than one of them; each
-result pools the timed blocks of all rounds. It prints a markdown table of medians with their
-spreads (IQR) and of the ratios ours / floor and official / ours, then checks the targets, giving
-for each its range over the rounds. ``--readme`` also writes the table into README.md between
-the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed.
+They are timed in ``rounds`` interleaved rounds (floor, official, ours, official compiled, ours
+compiled, floor, ...), so that a slow spell of a shared machine hits all of them alike rather
+than one of them; each result pools the timed blocks of all rounds. It prints a markdown table of
+medians with their spreads (IQR), the ratios ours / floor and ours compiled / floor, and compiled
+ours against the faster of ours eager and the official code compiled; then the compile times;
+then the targets, giving for each its range over the rounds: eval time in floors, eager ours
+against the official code, compiled ours against both others, and compiled training time in
+train floors (``TRAIN_FLOOR_TARGET``). ``--readme`` also writes all of it into README.md between
+the ``bench:start`` / ``bench:end`` markers, so the numbers there are regenerated, not typed;
+``--save PATH`` writes the caption and the rows as JSON, for the book to read.
 Timings depend on the machine and on what else runs on it: compare ratios within one run.
 
 The command line times inside ``cost.allocator_settings(retain_freed=True, huge_pages=True)``:
@@ -34,8 +45,16 @@ command line; ``__main__.py`` runs it).
 
 from ..registry import ATTENTION_NAMES
 from .cli import main
-from .pairs import FLOOR_TARGETS, assert_same_outputs, build_pair, official_options, randomize_
-from .report import describe, target_report, to_markdown, write_readme
+from .pairs import (
+    FLOOR_TARGETS,
+    TRAIN_FLOOR_TARGET,
+    TRAIN_FLOOR_TARGET_NAMES,
+    assert_same_outputs,
+    build_pair,
+    official_options,
+    randomize_,
+)
+from .report import compile_times, describe, target_report, to_markdown, write_readme
 from .runner import (
     ROUNDS,
     BenchRow,
@@ -52,9 +71,12 @@ __all__ = [
     "ATTENTION_NAMES",
     "FLOOR_TARGETS",
     "ROUNDS",
+    "TRAIN_FLOOR_TARGET",
+    "TRAIN_FLOOR_TARGET_NAMES",
     "BenchRow",
     "assert_same_outputs",
     "build_pair",
+    "compile_times",
     "describe",
     "main",
     "merge_processes",

@@ -7,6 +7,7 @@ first tensor, because PyTorch reads the huge-page setting once per process, at t
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from ..cost import DEFAULT_SHAPES, allocator_settings
 from ..registry import ATTENTION_NAMES
-from .report import describe, target_report, to_markdown, write_readme
+from .report import compile_times, describe, target_report, to_markdown, write_readme
 from .runner import ROUNDS, BenchRow, rows_to_json, run, run_in_processes
 
 #: The command's description in ``--help``; also the first line of the package's docstring.
@@ -38,7 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--processes", type=int, default=1, help="fresh processes to run it in, results pooled"
     )
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip the torch.compile columns (a quick run)"
+    )
     parser.add_argument("--readme", action="store_true", help="also write the table into README.md")
+    parser.add_argument(
+        "--save", type=Path, default=None, help="also write the caption and the rows as JSON to this file"
+    )
     parser.add_argument(
         "--system-malloc",
         action="store_true",
@@ -53,7 +60,7 @@ def _child_argv(args: argparse.Namespace) -> list[str]:
 
     Rebuilt rather than filtered, so that no spelling of ``--processes`` (argparse also accepts
     abbreviations such as ``--proc``) reaches a child, which would start processes of its own.
-    The parent pools the rows and writes the README, so ``--readme`` stays with it too.
+    The parent pools the rows and writes the README and ``--save``, so those stay with it too.
     """
     argv = ["--names", *args.names, "--modes", *args.modes, "--threads", str(args.threads),
             "--min-run-time", str(args.min_run_time), "--rounds", str(args.rounds)]
@@ -61,6 +68,8 @@ def _child_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--shapes", *args.shapes]
     if args.system_malloc:
         argv.append("--system-malloc")
+    if args.no_compile:
+        argv.append("--no-compile")
     return argv
 
 
@@ -72,7 +81,7 @@ def _measure(args: argparse.Namespace) -> list[BenchRow]:
     if args.shapes is not None:
         shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes]
     timing = {"threads": args.threads, "min_run_time": args.min_run_time, "rounds": args.rounds}
-    return run(args.names, shapes, args.modes, **timing)
+    return run(args.names, shapes, args.modes, compiled=not args.no_compile, **timing)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -88,10 +97,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.json is not None:
         args.json.write_text(rows_to_json(rows))
         return
-    caption = describe(
-        args.threads, args.min_run_time, applied.retain_freed, args.rounds, args.processes, applied.huge_pages
-    )
-    text = "\n\n".join([caption, to_markdown(rows), target_report(rows)])
+    settings = (args.threads, args.min_run_time, applied.retain_freed, args.rounds, args.processes)
+    caption = describe(*settings, applied.huge_pages, compiled=not args.no_compile)
+    parts = [caption, to_markdown(rows), compile_times(rows), target_report(rows)]
+    text = "\n\n".join(part for part in parts if part)
     print(text)
+    if args.save is not None:  # for the book to read: the caption and the rows, not the rendered text
+        saved = {"caption": caption, "rows": json.loads(rows_to_json(rows))}
+        args.save.write_text(json.dumps(saved, indent=1))
     if args.readme:
         write_readme(text)

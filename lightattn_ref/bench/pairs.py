@@ -1,7 +1,8 @@
 """Pairs to compare: the official transcription with random weights, and our module with the same.
 
 ``official_options`` and ``FLOOR_TARGETS`` come from the table in ``lightattn_ref.specs``: the
-options valid at a channel count, and the target of eval forward time in floors.
+options valid at a channel count, and the target of eval forward time in floors;
+``TRAIN_FLOOR_TARGET`` is the target of compiled training time in train floors.
 ``assert_same_outputs`` refuses to time a pair whose outputs or input gradients differ.
 """
 
@@ -21,6 +22,13 @@ from ..specs import SPECS, spec
 FLOOR_TARGETS: dict[str, float] = {
     name: entry.floor_target for name, entry in SPECS.items() if entry.floor_target is not None
 }
+
+
+#: Target of compiled training forward + backward time in train floors (``BenchRow.floor_s``), at
+#: the two largest ResNet-50 shapes, for the names in ``TRAIN_FLOOR_TARGET_NAMES``. The other names
+#: of ``ATTENTION_NAMES`` (cbam, ulsam) have no target; their ratio is reported.
+TRAIN_FLOOR_TARGET = 3.0
+TRAIN_FLOOR_TARGET_NAMES: frozenset[str] = frozenset({"se", "eca", "cbam_channel", "sa", "coord"})
 
 
 def official_options(name: str, channels: int) -> dict[str, Any]:

@@ -34,13 +34,14 @@ from .counts import count_flops, count_parameters
 from .memory import peak_memory
 from .table import COLUMNS, DEFAULT_SHAPES, CostRow, CostTable, cost_table
 from .timing import LatencyResult, floor_latency, measure_latency
-from .traffic import MINIMAL_PASSES, memory_traffic, minimal_passes
+from .traffic import MINIMAL_PASSES, MINIMAL_TRAIN_PASSES, memory_traffic, minimal_passes
 from .units import convert_units, format_published
 
 __all__ = [
     "COLUMNS",
     "DEFAULT_SHAPES",
     "MINIMAL_PASSES",
+    "MINIMAL_TRAIN_PASSES",
     "AllocatorSettings",
     "CostRow",
     "CostTable",
