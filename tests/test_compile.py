@@ -1,8 +1,8 @@
 """torch.compile(fullgraph=True) runs every module, in eval and in training, and matches eager.
 
 The eager inference fast paths write into views with ``out=``, which the compiler cannot trace;
-under compilation each module takes its textbook form (see ``use_fast_path``), except that SE,
-ECA, ULSAM and CA hand the compiler their fast path as one operator in inference
+under compilation each module takes its textbook form (see ``use_fast_path``), except that
+ULSAM hands the compiler its pool-and-sum as one operator in inference
 (``attention/ops.py``, tested in ``test_compiled_ops.py``).
 """
 

@@ -1,9 +1,10 @@
-"""Under torch.compile in inference, SE, ECA, ULSAM and CA hand the compiler their fast path as one operator.
+"""Under torch.compile in inference, ULSAM hands the compiler its pool-and-sum as one operator.
 
-``attention/ops.py`` registers the operators with ``torch.library.custom_op``. These tests check
-that each operator meets PyTorch's own contract (``torch.library.opcheck``: schema, fake tensor,
-autograd registration), that the compiled graph holds it exactly where ``use_compiled_op`` says
-(inference, ``fast=True``) and nowhere else, and that the compiled module equals the eager one.
+``attention/ops.py`` registers the operator with ``torch.library.custom_op``. These tests check
+that it meets PyTorch's own contract (``torch.library.opcheck``: schema, fake tensor, autograd
+registration), that the compiled graph holds it exactly where ``use_compiled_op`` says
+(inference, ``fast=True``) and nowhere else, that no other module's graph holds one, and that
+the compiled module equals the eager one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lightattn_ref.attention._checks import use_compiled_op
 
 CHANNELS = 64
 #: The module of each registry name that calls an operator under compilation, and the operator.
-OPERATORS = {"se": "scale", "eca": "scale", "ulsam": "ulsam_pooled_pointwise", "coord": "coord_infer"}
+OPERATORS = {"ulsam": "ulsam_pooled_pointwise"}
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +70,15 @@ def test_no_operator_in_training_with_autograd_or_with_fast_off(name: str) -> No
         assert operators_in_graph(build(name, fast=False).eval(), x) == set()
 
 
-@pytest.mark.parametrize("name", ["ulsam", "coord"])
+@pytest.mark.parametrize("name", ["se", "eca", "cbam", "cbam_channel", "sa", "coord"])
+def test_the_other_modules_compile_their_textbook_form(name: str) -> None:
+    channels = 128 if name == "sa" else CHANNELS
+    module = make_attention(name, channels).eval()
+    with torch.no_grad():
+        assert operators_in_graph(module, torch.randn(2, channels, 9, 7)) == set()
+
+
+@pytest.mark.parametrize("name", ["ulsam"])
 def test_no_operator_where_batchnorm_is_in_training_mode(name: str) -> None:
     # the fast paths fold running statistics, which training mode does not use
     with torch.no_grad():
@@ -90,28 +99,19 @@ def test_compiled_inference_equals_eager(name: str, channels_last: bool) -> None
     assert y.shape == x.shape
 
 
-def test_the_operators_meet_pytorchs_contract() -> None:
+def test_the_operator_meets_pytorchs_contract() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 8, 5, 6, generator=gen)
-    cases = {
-        "scale": (x, torch.rand(2, 8, 1, 1, generator=gen)),
-        "ulsam_pooled_pointwise": (
-            x, torch.rand(8, generator=gen), torch.rand(8, generator=gen), torch.rand(2, 4, generator=gen),
-            torch.rand(2, generator=gen), 2**16, True,
-        ),
-        "coord_infer": (
-            x, torch.rand(8, 8, generator=gen), torch.rand(8, generator=gen),
-            torch.rand(8, 8, 1, 1, generator=gen), torch.rand(8, generator=gen),
-            torch.rand(8, 8, 1, 1, generator=gen), torch.rand(8, generator=gen),
-        ),
-    }
-    for name, args in cases.items():
-        results = torch.library.opcheck(getattr(ops, "_" + name), args)
-        assert all(v == "SUCCESS" for v in results.values()), (name, results)
+    scale, shift = torch.rand(8, generator=gen), torch.rand(8, generator=gen)
+    weight, bias = torch.rand(2, 4, generator=gen), torch.rand(2, generator=gen)
+    for use_c_kernel in (True, False):
+        args = (x, scale, shift, weight, bias, 2**16, use_c_kernel)
+        results = torch.library.opcheck(ops.POOLED_POINTWISE_OP, args)
+        assert all(v == "SUCCESS" for v in results.values()), results
 
 
-def test_export_and_torchscript_never_see_the_operators() -> None:
-    module = build("se").eval()
+def test_export_and_torchscript_never_see_the_operator() -> None:
+    module = build("ulsam").eval()
     x = torch.randn(2, CHANNELS, 9, 7)
     with torch.no_grad():
         exported = torch.export.export(module, (x,))

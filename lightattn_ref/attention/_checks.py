@@ -92,7 +92,7 @@ def use_fast_path(module_fast: bool, training: bool, x: Tensor, cpu_only: bool =
       views with ``out=``, which autograd refuses, and their backward would be slower anyway;
     - no tracer or compiler is watching: ``torch.jit.trace``, ``torch.compile`` and ``torch.export``
       record the textbook operations and fuse them themselves (``out=`` writes do not trace);
-      where the compiled textbook form is slower, ``use_compiled_op`` hands ``torch.compile``
+      where the compiled textbook form is slower (ULSAM), ``use_compiled_op`` hands ``torch.compile``
       the fast path as one operator instead;
     - ``cpu_only`` paths (tuned to a CPU's caches, or the ULSAM C kernel) see a CPU tensor.
 

@@ -33,8 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import ops
-from ._checks import check_input, check_odd_kernel_size, check_positive_int, use_compiled_op
+from ._checks import check_input, check_odd_kernel_size, check_positive_int
 from .pool import mean_over
 
 
@@ -63,8 +62,7 @@ class EfficientChannelAttention(nn.Module):
         channels: C, the number of input (and output) channels.
         kernel_size: k, odd; ``None`` (default) uses the paper's psi(C) (see ``eca_kernel_size``).
         gamma, b: the constants of psi (paper: 2 and 1); ignored when ``kernel_size`` is given.
-        fast: under ``torch.compile`` in inference, apply the gate with ATen's multiply
-            (``ops.scale``, see ``use_compiled_op``); eager ECA has one form. Settable: ``m.fast``.
+        fast: accepted for the common interface; ECA's textbook form is its fast form.
         device, dtype: where and in which dtype to create the parameters, as for PyTorch's layers.
 
     Shape: x (N, C, H, W) -> (N, C, H, W).
@@ -103,10 +101,7 @@ class EfficientChannelAttention(nn.Module):
         return torch.sigmoid(neighbours @ self.conv.weight.view(k, 1)).view(n, c, 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        a = self.gate(x)
-        if use_compiled_op(self.fast, False):  # under torch.compile: ATen's multiply (ops.py)
-            return ops.scale(x, a)
-        return x * a
+        return x * self.gate(x)
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""

@@ -21,8 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from . import ops
-from ._checks import check_input, check_positive_int, check_reduction, use_compiled_op
+from ._checks import check_input, check_positive_int, check_reduction
 from .pool import mean_over
 
 
@@ -33,8 +32,7 @@ class SqueezeExcitation(nn.Module):
         channels: C, the number of input (and output) channels.
         reduction: r, the bottleneck ratio; the hidden layer has C // r units (default 16).
         bias: give both fully connected layers a bias (official: True).
-        fast: under ``torch.compile`` in inference, apply the gate with ATen's multiply
-            (``ops.scale``, see ``use_compiled_op``); eager SE has one form. Settable: ``m.fast``.
+        fast: accepted for the common interface; SE's textbook form is its fast form.
         device, dtype: where and in which dtype to create the parameters, as for PyTorch's layers.
 
     Shape: x (N, C, H, W) -> (N, C, H, W).
@@ -67,10 +65,7 @@ class SqueezeExcitation(nn.Module):
         return a.view(n, c, 1, 1)  # one view: fewer autograd nodes than a[:, :, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
-        a = self.gate(x)
-        if use_compiled_op(self.fast, False):  # under torch.compile: ATen's multiply (ops.py)
-            return ops.scale(x, a)
-        return x * a  # scale
+        return x * self.gate(x)  # scale
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """The gate for plotting: ``{"channel": (N, C, 1, 1)}``."""
