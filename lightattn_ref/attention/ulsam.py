@@ -12,8 +12,9 @@ map per subspace (chapter 05)::
 and concatenates the subspaces. Parameters: 5C + 3G.
 
 All subspaces run at once: the depthwise convolution and its BatchNorm act on all C channels
-(they are per-channel anyway) and the G pointwise convolutions are one grouped convolution
-Conv2d(C, G, 1, groups=G). There is no Python loop over subspaces.
+(they are per-channel anyway), and the G pointwise convolutions, held as one grouped
+Conv2d(C, G, 1, groups=G), are applied as the weighted sums of eq. ulsam-pw over each
+subspace's channels (``_pointwise``). There is no Python loop over subspaces.
 
 This file is the textbook form. With ``fast=True`` (default) inference on a CPU (eval mode, no
 autograd) computes the same u with ``pooled_pointwise``, which walks through the subspaces in
@@ -107,9 +108,21 @@ class ULSAM(nn.Module):
                 z = ulsam_fast.max_pool_3x3_(z)  # z is fresh: pooling it in place is safe
             else:
                 z = F.max_pool2d(z, 3, stride=1, padding=1)
-            u = self.conv_point(z)
+            u = self._pointwise(z)
         u = F.relu(self.bn_point(u))  # eq. ulsam-pw
         return torch.softmax(u.reshape(n, self.groups, h * w), dim=2).reshape(n, self.groups, h, w)
+
+    def _pointwise(self, z: Tensor) -> Tensor:
+        """u_g = sum over subspace g's channels c of w_c z_c, + b_g (eq. ulsam-pw), shape (N, G, H, W).
+
+        conv_point written out as the sums it makes rather than called as a grouped convolution:
+        then ``torch.compile`` sees no convolution (on a CPU, Inductor switches a graph with one
+        to channels-last), and the compiled training step ran about twice as fast.
+        """
+        n, c, h, w = z.shape
+        g = self.groups
+        weight = self.conv_point.weight.view(1, g, c // g, 1, 1)
+        return (z.view(n, g, c // g, h, w) * weight).sum(2) + self._pointwise_bias().view(1, g, 1, 1)
 
     def _depthwise_conv(self, x: Tensor) -> Tensor:
         """w_dw ⊙ x + b_dw of eq. ulsam-dw; ``fast`` computes it as a multiply-add, valid in training too."""
