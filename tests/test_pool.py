@@ -1,4 +1,5 @@
-"""The shared average pooling: the same numbers as ``Tensor.mean``, a gradient that is a view."""
+"""The shared pooling: means with the numbers of ``Tensor.mean`` and a gradient that is a view; maxima
+that compile to ``amax``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from lightattn_ref import ATTENTION_NAMES, make_attention
-from lightattn_ref.attention.pool import mean_over
+from lightattn_ref.attention.pool import max_over, mean_over
 
 DIMS = [([2, 3], False), ([2, 3], True), ([1], True), ([3], False), ([2], True)]
 
@@ -83,3 +84,28 @@ def test_mean_over_scripts() -> None:
         scripted = torch.jit.script(mean_over)
     x = torch.randn(2, 3, 4, 5)
     assert torch.equal(scripted(x, [2, 3], True), x.mean(dim=(2, 3), keepdim=True))
+
+
+def test_max_over_equals_max_and_compiles_to_amax() -> None:
+    x = torch.randn(2, 3, 5, requires_grad=True)
+    y = max_over(x, 2, keepdim=True)
+    torch.testing.assert_close(y, x.max(dim=2, keepdim=True).values)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert grad.sum().item() == 6 and ((grad == 0) | (grad == 1)).all()  # one maximum per row
+    seen: list[str] = []
+
+    def backend(gm: torch.fx.GraphModule, example_inputs: list) -> object:
+        seen.extend(str(n.target) for n in gm.graph.nodes if n.op in ("call_function", "call_method"))
+        return gm.forward
+
+    compiled = torch.compile(lambda t: max_over(t, 1), backend=backend, fullgraph=True)
+    torch.testing.assert_close(compiled(x), x.max(dim=1).values)
+    assert any("amax" in target for target in seen), seen
+
+
+def test_max_over_shares_the_gradient_of_ties_only_when_compiled() -> None:
+    x = torch.zeros(1, 4, requires_grad=True)  # four tied maxima
+    (eager,) = torch.autograd.grad(max_over(x, 1).sum(), x)
+    (compiled,) = torch.autograd.grad(torch.compile(lambda t: max_over(t, 1))(x).sum(), x)
+    assert eager.sum().item() == 1 and eager.count_nonzero().item() == 1
+    torch.testing.assert_close(compiled, torch.full((1, 4), 0.25))

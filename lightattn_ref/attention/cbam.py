@@ -42,7 +42,7 @@ from ._checks import (
     check_reduction,
     use_fast_path,
 )
-from .pool import mean_over
+from .pool import max_over, mean_over
 
 
 class ChannelGate(nn.Module):
@@ -90,8 +90,8 @@ class ChannelGate(nn.Module):
         avg = mean_over(x, [2, 3])  # GAP
         if fast:
             mx = cbam_fast.max_over_map(x)
-        else:  # GMP; max with indices: its backward writes one index, where amax's compares all
-            mx = x.flatten(2).max(dim=2).values
+        else:  # GMP
+            mx = max_over(x.flatten(2), 2)
         return torch.sigmoid(self.mlp(avg) + self.mlp(mx))[:, :, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -144,7 +144,7 @@ class SpatialGate(nn.Module):
         check_batchnorm_values(
             self.training, x.shape[0] * x.shape[2] * x.shape[3], "CBAM's spatial BatchNorm", list(x.shape)
         )
-        mx = cbam_fast.max_over_channels(x) if fast else x.max(dim=1, keepdim=True).values
+        mx = cbam_fast.max_over_channels(x) if fast else max_over(x, 1, keepdim=True)
         pooled = torch.cat([mx, mean_over(x, [1], keepdim=True)], dim=1)  # [max_c, mean_c]
         return torch.sigmoid(self.bn(self.conv(pooled)))
 

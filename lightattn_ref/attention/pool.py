@@ -1,4 +1,4 @@
-"""The average pooling shared by the attention modules, written for a cheap backward pass.
+"""The average and max pooling shared by the attention modules, written for a cheap backward pass.
 
 ``x.mean(dims)`` and ``x.sum(dims) / count`` give the same numbers (on the CPU, PyTorch computes
 a mean as exactly that sum and division, in float32 for float16 and bfloat16 inputs), but
@@ -15,6 +15,8 @@ from typing import List
 
 import torch
 from torch import Tensor
+
+from .._compat import is_compiling
 
 
 def mean_over(x: Tensor, dims: List[int], keepdim: bool = False) -> Tensor:
@@ -33,3 +35,20 @@ def mean_over(x: Tensor, dims: List[int], keepdim: bool = False) -> Tensor:
     total = x.sum(dim=dims, keepdim=keepdim, dtype=torch.float32 if low_precision else None)
     # in place on the small sum: the division's backward divides the small gradient only
     return total.div_(count).to(x.dtype)
+
+
+def max_over(x: Tensor, dim: int, keepdim: bool = False) -> Tensor:
+    """Maximum of ``x`` over the axis ``dim``, written for a cheap backward in eager and compiled code.
+
+    Eager: ``max`` with indices, whose backward writes one value per maximum (``amax``'s would
+    compare every element with it). Under ``torch.compile``: ``amax``, whose backward Inductor
+    fuses into the loop that makes the other gradient terms, while ``max``'s compiles to a
+    zero-filled tensor and a scatter (CBAM's channel gate trained about 1.5 times slower). The
+    two gradients differ only at ties: ``max`` gives it to one of the tied elements, ``amax``
+    shares it among them equally.
+    """
+    if torch.jit.is_scripting():
+        return x.max(dim=dim, keepdim=keepdim).values
+    if is_compiling():
+        return x.amax(dim=dim, keepdim=keepdim)
+    return x.max(dim=dim, keepdim=keepdim).values
