@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from lightattn_ref import bench
 from lightattn_ref.bench import cli
+from lightattn_ref.cost import DEFAULT_SHAPES
 from lightattn_ref.cost import AllocatorSettings, LatencyResult
 from lightattn_ref.cost.allocator import _transparent_huge_pages_mode
 
@@ -158,5 +160,20 @@ def test_save_writes_the_caption_and_rows_as_json(
     path = tmp_path / "bench.json"
     bench.main([*TINY, "--save", str(path)])
     saved = json.loads(path.read_text())
-    assert set(saved) == {"caption", "rows"} and saved["caption"] in capsys.readouterr().out
+    assert set(saved) == {"caption", "date", "machine", "torch", "rows"}
+    assert saved["caption"] in capsys.readouterr().out and saved["torch"] == torch.__version__
     assert bench.rows_from_json(json.dumps(saved["rows"])) == rows  # the rows come back, None included
+    run = bench.load_results(path)
+    assert run.rows == rows and run.caption == saved["caption"] and run.machine and run.date[:2] == "20"
+
+
+def test_load_results_names_the_shipped_runs() -> None:
+    with pytest.raises(ValueError, match="name_or_path='no-such-run'.*shipped runs"):
+        bench.load_results("no-such-run")
+
+
+def test_the_shipped_cpu_run_covers_every_module_shape_and_mode_compiled() -> None:
+    run = bench.load_results("cpu")  # read by the appendix; regenerate with the command in bench/results.py
+    keys = {(r.name, r.shape, r.mode) for r in run.rows}
+    assert keys == {(n, s, m) for n in bench.ATTENTION_NAMES for s in DEFAULT_SHAPES for m in ("eval", "train")}
+    assert all(r.ours_compiled is not None and r.official_compiled is not None for r in run.rows)

@@ -39,8 +39,8 @@ undone when the run ends; pass ``--system-malloc`` to time with the allocator's 
 instead. Every timing starts from a trimmed heap (``cost.trim_heap``), whatever ran before it.
 
 Files: ``pairs.py`` (the pairs and what the benchmark knows per name), ``runner.py`` (rounds,
-rows, processes), ``report.py`` (table, targets, caption, README block), ``cli.py`` (the
-command line; ``__main__.py`` runs it).
+rows, processes), ``report.py`` (table, targets, caption, README block), ``results.py`` (saved
+runs, and the one the book reads), ``cli.py`` (the command line; ``__main__.py`` runs it).
 """
 
 from ..registry import ATTENTION_NAMES
@@ -55,6 +55,7 @@ from .pairs import (
     randomize_,
 )
 from .report import compile_times, describe, target_report, to_markdown, write_readme
+from .results import RESULTS, SavedRun, load_results, save_results
 from .runner import (
     ROUNDS,
     BenchRow,
@@ -70,14 +71,17 @@ from .runner import (
 __all__ = [
     "ATTENTION_NAMES",
     "FLOOR_TARGETS",
+    "RESULTS",
     "ROUNDS",
     "TRAIN_FLOOR_TARGET",
     "TRAIN_FLOOR_TARGET_NAMES",
     "BenchRow",
+    "SavedRun",
     "assert_same_outputs",
     "build_pair",
     "compile_times",
     "describe",
+    "load_results",
     "main",
     "merge_processes",
     "merge_rounds",
@@ -88,6 +92,7 @@ __all__ = [
     "rows_to_json",
     "run",
     "run_in_processes",
+    "save_results",
     "target_report",
     "to_markdown",
     "write_readme",

@@ -7,7 +7,6 @@ first tensor, because PyTorch reads the huge-page setting once per process, at t
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from ..cost import DEFAULT_SHAPES, allocator_settings
 from ..registry import ATTENTION_NAMES
 from .report import compile_times, describe, target_report, to_markdown, write_readme
+from .results import save_results
 from .runner import ROUNDS, BenchRow, rows_to_json, run, run_in_processes
 
 #: The command's description in ``--help``; also the first line of the package's docstring.
@@ -103,7 +103,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = "\n\n".join(part for part in parts if part)
     print(text)
     if args.save is not None:  # for the book to read: the caption and the rows, not the rendered text
-        saved = {"caption": caption, "rows": json.loads(rows_to_json(rows))}
-        args.save.write_text(json.dumps(saved, indent=1))
+        save_results(args.save, caption, rows)
     if args.readme:
         write_readme(text)
