@@ -13,6 +13,7 @@ torch version and the rows; ``load_results`` gives them back as a ``SavedRun``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import platform
@@ -51,7 +52,12 @@ def processor_name() -> str:
 
 
 def save_results(path: Path, caption: str, rows: Sequence[BenchRow]) -> None:
-    """Write the run to ``path`` as JSON (see the module docstring)."""
+    """Write the run to ``path`` as JSON (see the module docstring).
+
+    Each result keeps its median, IQR and counts but not the time of every timed block
+    (``LatencyResult.times``, for pooling runs), which would make the file a hundred times larger.
+    """
+    rows = [_without_block_times(r) for r in rows]
     saved = {
         "caption": caption,
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
@@ -60,6 +66,12 @@ def save_results(path: Path, caption: str, rows: Sequence[BenchRow]) -> None:
         "rows": json.loads(rows_to_json(rows)),
     }
     Path(path).write_text(json.dumps(saved, indent=1) + "\n")
+
+
+def _without_block_times(row: BenchRow) -> BenchRow:
+    fields = ("ours", "official", "floor", "official_compiled", "ours_compiled")
+    slim = {f: dataclasses.replace(getattr(row, f), times=()) for f in fields if getattr(row, f) is not None}
+    return dataclasses.replace(row, **slim)
 
 
 def load_results(name_or_path: str | Path = "cpu") -> SavedRun:
