@@ -58,7 +58,7 @@ class BenchRow:
 
     @property
     def floor_copies(self) -> float:
-        """Copies of x the floor of this row's mode stands for: 1 for eval, train_passes / 2 for train."""
+        """How many copies of x this row's floor stands for (1 in eval, train_passes / 2 in train)."""
         return minimal_passes(self.name, "train") / 2 if self.mode == "train" else 1.0
 
     @property
@@ -89,7 +89,7 @@ class BenchRow:
 
     @property
     def compiled_ratio(self) -> float | None:
-        """min(ours, official compiled) / ours compiled, pooled medians: >= 1 where compiling ours
+        """The pooled min(ours, official compiled) over ours compiled; at least 1 where compiling ours
         is at least as fast as the faster of the two other ways to run the module."""
         if self.ours_compiled is None or self.official_compiled is None:
             return None
@@ -97,7 +97,7 @@ class BenchRow:
 
     @property
     def compiled_speedup(self) -> float | None:
-        """Official compiled / ours compiled, pooled medians (> 1: compiled ours is faster)."""
+        """How many times faster compiled ours is than the compiled official code (pooled medians)."""
         if self.ours_compiled is None or self.official_compiled is None:
             return None
         return self.official_compiled.median / self.ours_compiled.median
