@@ -40,15 +40,17 @@ MIN_MIP = 8
 
 def _pointwise(weight: Tensor, bias: Optional[Tensor], z: Tensor) -> Tensor:
     """A 1x1 convolution (weight (C_out, C_in, 1, 1), bias (C_out,)) on strips z (N, C_in, L), as the
-    matrix product it is: W z + b, (N, C_out, L).
+    matrix product it is: W z + b, (N, C_out, L), contiguous.
 
-    One batched matrix product is several times faster than Conv2d on thin strips, in training
-    too, and it keeps ``torch.compile`` from switching the graph to channels-last: on a CPU,
-    Inductor does that for every graph with a convolution, and x's reductions then ran about
-    3 times slower (a training step at (8, 256, 56, 56)).
+    Computed as z^T W^T, so that the N strips fold into one matrix product with no copy of W per
+    image (``baddbmm`` on W expanded over N copied it: 4 MB per call at C = 2048). It is several
+    times faster than Conv2d on thin strips, in training too, and it keeps ``torch.compile`` from
+    switching the graph to channels-last: on a CPU, Inductor does that for every graph with a
+    convolution, and x's reductions then ran about 3 times slower (a training step at
+    (8, 256, 56, 56)).
     """
     assert bias is not None  # narrows the Optional type for TorchScript
-    return torch.baddbmm(bias[:, None], weight.flatten(1).expand(z.shape[0], -1, -1), z)
+    return (torch.matmul(z.transpose(1, 2), weight.flatten(1).t()) + bias).transpose(1, 2).contiguous()
 
 
 class CoordinateAttention(nn.Module):
