@@ -32,9 +32,11 @@ def _plane_per_group(
     return x.new_empty(n, weight.shape[0], h, w)
 
 
-def _pooled_pointwise(
+def pooled_pointwise(
     x: Tensor, scale: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, chunk_bytes: int, use_c_kernel: bool
 ) -> Tensor:
+    """ULSAM's u by the C kernel where ``use_c_kernel`` and it applies, else in cache-sized chunks:
+    the eager inference path, and the body of the operator below."""
     if use_c_kernel and ulsam_fast.c_kernel_applies(x):
         return ulsam_fast.pooled_pointwise_c(x, scale, shift, weight, bias)
     return ulsam_fast.pooled_pointwise(x, scale, shift, weight, bias, chunk_bytes)
@@ -44,7 +46,7 @@ def _register() -> Optional[Callable[..., Tensor]]:
     """``lightattn::ulsam_pooled_pointwise``, or None where PyTorch has no ``torch.library.custom_op``."""
     if not has_custom_ops():
         return None
-    op = torch.library.custom_op("lightattn::ulsam_pooled_pointwise", mutates_args=())(_pooled_pointwise)
+    op = torch.library.custom_op("lightattn::ulsam_pooled_pointwise", mutates_args=())(pooled_pointwise)
     op.register_fake(_plane_per_group)
     return op
 

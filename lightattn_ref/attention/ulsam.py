@@ -99,7 +99,7 @@ class ULSAM(nn.Module):
         n, _, h, w = x.shape
         check_batchnorm_values(self.training, n * h * w, "ULSAM's BatchNorm", list(x.shape))
         if use_compiled_op(self.fast, self.training) and x.device.type == "cpu":  # under torch.compile
-            u = self._compiled_pooled_pointwise(x)
+            u = self._fast_pooled_pointwise(x, compiled=True)
         elif use_fast_path(self.fast, self.training, x, cpu_only=True):  # folds bn_dws: eval mode only
             u = self._fast_pooled_pointwise(x)
         else:
@@ -123,7 +123,7 @@ class ULSAM(nn.Module):
         g = self.groups
         # one (1, C/G) @ (C/G, H*W) product per image and subspace: a view of z, no copy, and
         # counted by torch.utils.flop_counter as the convolution's C*H*W multiply-adds
-        u = torch.matmul(self.conv_point.weight.view(1, g, 1, c // g), z.view(n, g, c // g, h * w))
+        u = torch.matmul(self._pointwise_weight().view(1, g, 1, c // g), z.view(n, g, c // g, h * w))
         return u.view(n, g, h, w) + self._pointwise_bias().view(1, g, 1, 1)
 
     def _depthwise_conv(self, x: Tensor) -> Tensor:
@@ -132,19 +132,14 @@ class ULSAM(nn.Module):
             return ulsam_fast.depthwise_1x1(x, self.conv_dws.weight, self.conv_dws.bias)
         return self.conv_dws(x)
 
-    def _fast_pooled_pointwise(self, x: Tensor) -> Tensor:
-        """conv_point(maxpool_3x3(ReLU(BN(conv_dws(x))))) by the C kernel or in cache-sized chunks."""
+    def _fast_pooled_pointwise(self, x: Tensor, compiled: bool = False) -> Tensor:
+        """conv_point(maxpool_3x3(ReLU(BN(conv_dws(x))))) by the C kernel or in cache-sized chunks;
+        ``compiled``: as the one operator that torch.compile calls as it is (ops.py)."""
         scale, shift = self._folded_depthwise()
         weight, bias = self._pointwise_weight(), self._pointwise_bias()
-        if self.use_c_kernel and ulsam_fast.c_kernel_applies(x):
-            return ulsam_fast.pooled_pointwise_c(x, scale, shift, weight, bias)
-        return ulsam_fast.pooled_pointwise(x, scale, shift, weight, bias, self.chunk_bytes)
-
-    def _compiled_pooled_pointwise(self, x: Tensor) -> Tensor:
-        """``_fast_pooled_pointwise`` as one operator that torch.compile calls as it is (ops.py)."""
-        scale, shift = self._folded_depthwise()
-        weight, bias = self._pointwise_weight(), self._pointwise_bias()
-        return ops.ulsam_pooled_pointwise(x, scale, shift, weight, bias, self.chunk_bytes, self.use_c_kernel)
+        if compiled:
+            return ops.ulsam_pooled_pointwise(x, scale, shift, weight, bias, self.chunk_bytes, self.use_c_kernel)
+        return ops.pooled_pointwise(x, scale, shift, weight, bias, self.chunk_bytes, self.use_c_kernel)
 
     def _folded_depthwise(self) -> tuple[Tensor, Tensor]:
         """(scale, shift) with BN(w_dw ⊙ x + b_dw) = scale ⊙ x + shift in eval mode, each (C,)."""
